@@ -1,0 +1,45 @@
+"""The `mlship` command: one subcommand per stage or tool, each with its own --help."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Subcommand -> (module with a `main(argv) -> int`, one-line help). Modules load lazily so
+# `mlship --help` stays fast and a broken optional part cannot break the others.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("mlship.stages.data", "write the example dataset from the seeded generator"),
+    "validate": ("mlship.stages.validate", "validate the dataset against its contract"),
+    "split": ("mlship.stages.split", "split into train and held-out test sets"),
+    "train": ("mlship.stages.train", "train the configured model"),
+    "evaluate": ("mlship.stages.evaluate", "evaluate on the held-out rows and log to MLflow"),
+}
+
+
+def usage() -> str:
+    """The top-level help text."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: mlship <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `mlship <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a subcommand."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"mlship: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

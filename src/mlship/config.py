@@ -1,0 +1,178 @@
+"""Typed, validated params.yaml: one frozen model per section, unknown keys are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlship.errors import ParamsError
+
+Task = Literal["binary", "multiclass", "regression"]
+ModelKind = Literal["linear", "random_forest", "hist_gradient_boosting"]
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Section(BaseModel):
+    """Base of every params section: immutable, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PathsParams(Section):
+    """Where each stage reads and writes; dvc.yaml templates the same values."""
+
+    validation_dir: Path = Path("reports/validation")
+    split_dir: Path = Path("artifacts/split")
+    model_dir: Path = Path("artifacts/model")
+    eval_dir: Path = Path("artifacts/eval")
+    metrics: Path = Path("metrics.json")
+    plots_dir: Path = Path("plots")
+    mlflow_dir: Path = Path("mlruns")
+
+
+class DataParams(Section):
+    """The dataset: where it is, what to predict, and from which columns."""
+
+    path: Path
+    task: Task
+    target: str
+    id_column: str | None = None
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    positive_label: str | int | None = None
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> DataParams:
+        if not self.numeric and not self.categorical:
+            raise ValueError("declare at least one feature in numeric or categorical")
+        features = [*self.numeric, *self.categorical]
+        duplicated = sorted({c for c in features if features.count(c) > 1})
+        if duplicated:
+            raise ValueError(f"columns listed twice among features: {duplicated}")
+        reserved = {self.target, self.id_column} & set(features)
+        if reserved:
+            raise ValueError(f"target or id column used as a feature: {sorted(map(str, reserved))}")
+        if self.positive_label is not None and self.task != "binary":
+            raise ValueError("positive_label applies only to task 'binary'")
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        """Feature columns in model order: numeric first, then categorical."""
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether the task predicts a class."""
+        return self.task != "regression"
+
+
+class GenerateParams(Section):
+    """The bundled example generator (`mlship data`)."""
+
+    rows: int = Field(20_000, ge=100)
+    seed: int = 42
+    start_month: str = Field("2026-01", pattern=r"^\d{4}-\d{2}$")
+    months: int = Field(6, ge=1, le=120)
+
+
+class ValidateParams(Section):
+    """Data contract checks beyond the schema file."""
+
+    schema_file: Path | None = None
+    min_rows: int = Field(100, ge=1)
+    max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    min_class_fraction: float = Field(0.01, ge=0.0, lt=1.0)
+    max_examples: int = Field(5, ge=1, le=100)
+
+
+class SplitParams(Section):
+    """Hold-out split."""
+
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    stratify: bool = True
+
+
+class TrainParams(Section):
+    """Estimator choice and its hyper-parameters."""
+
+    model: ModelKind = "hist_gradient_boosting"
+    seed: int = 42
+    hyperparams: dict[str, Any] = Field(default_factory=dict)
+    sample_rows: int | None = Field(None, ge=10)
+
+
+class EvaluateParams(Section):
+    """Evaluation settings."""
+
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    importance_rows: int = Field(2_000, ge=10)
+    importance_repeats: int = Field(3, ge=1)
+    seed: int = 42
+
+
+class TrackingParams(Section):
+    """MLflow tracking; MLFLOW_TRACKING_URI overrides the embedded SQLite store."""
+
+    enabled: bool = True
+    experiment: str = Field("mlship", min_length=1)
+
+
+class Params(Section):
+    """The whole params.yaml."""
+
+    paths: PathsParams = PathsParams()
+    data: DataParams
+    generate: GenerateParams = GenerateParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    split: SplitParams = SplitParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    tracking: TrackingParams = TrackingParams()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        elif item["type"] == "missing":
+            lines.append(f"{source}: missing key '{key}'")
+        else:
+            lines.append(f"{source}: '{key}': {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(raw: object, source: Path = DEFAULT_PARAMS) -> Params:
+    """Validate a parsed params mapping.
+
+    Raises:
+        ParamsError: naming every unknown, missing or invalid key.
+    """
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(_describe(error, source)) from None
+
+
+def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ParamsError(f"{path}: cannot read params file ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    return parse_params(raw, path)

@@ -1,0 +1,1 @@
+"""Data: the example generator, reading tables, and the data contract."""

@@ -1,0 +1,256 @@
+"""The data contract: a pandera schema from params plus an optional schema file.
+
+Validation is lazy, so one run lists every violation (column, check, count, examples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+from pandera.errors import SchemaErrors
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlship.config import DataParams, ValidateParams
+from mlship.errors import ParamsError
+
+
+class ColumnRule(BaseModel):
+    """One column's rules in the schema file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str | int, ...] | None = None
+    nullable: bool = True
+    unique: bool = False
+
+
+class SchemaFile(BaseModel):
+    """The optional schema file: per-column rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed check, aggregated over the rows that fail it."""
+
+    column: str
+    check: str
+    count: int
+    examples: list[str]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating one table."""
+
+    source: str
+    rows: int
+    columns: int
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """Whether no check failed."""
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe view."""
+        return {
+            "source": self.source,
+            "valid": self.valid,
+            "rows": self.rows,
+            "columns": self.columns,
+            "violations": [asdict(v) for v in self.violations],
+        }
+
+    def to_markdown(self) -> str:
+        """A short summary for people: verdict, then one row per violation."""
+        verdict = "✅ passed" if self.valid else f"❌ failed: {len(self.violations)} violation(s)"
+        lines = [
+            f"**Data validation {verdict}** — `{self.source}`, {self.rows} rows, "
+            f"{self.columns} columns.",
+        ]
+        if self.violations:
+            lines += ["", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
+            lines += [
+                f"| `{v.column}` | {v.check} | {v.count} | {', '.join(v.examples)} |"
+                for v in self.violations
+            ]
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        """One line per violation, for a terminal."""
+        return "\n".join(
+            f"{self.source}: column '{v.column}': {v.check} failed on {v.count} row(s), "
+            f"e.g. {', '.join(v.examples)}"
+            for v in self.violations
+        )
+
+
+def load_schema_file(path: Path | None) -> SchemaFile:
+    """Read the schema file, or return an empty one when none is configured."""
+    if path is None:
+        return SchemaFile()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return SchemaFile.model_validate(raw)
+    except OSError as error:
+        raise ParamsError(f"{path}: cannot read schema file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ParamsError(f"{path}: '{key}': {first['msg']}") from None
+
+
+def _rule_checks(rule: ColumnRule) -> list[pa.Check]:
+    checks = []
+    if rule.min is not None:
+        checks.append(pa.Check.ge(rule.min))
+    if rule.max is not None:
+        checks.append(pa.Check.le(rule.max))
+    if rule.allowed is not None:
+        allowed = sorted(str(value) for value in rule.allowed)
+        # Compare as text so that `allowed: [0, 1]` matches a target read as 0/1 or "0"/"1".
+        checks.append(
+            pa.Check(
+                lambda s: s.isna() | _as_text(s).isin(allowed),
+                name=f"allowed values {allowed}",
+            )
+        )
+    return checks
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(series) and (series.dropna() % 1 == 0).all():
+        series = series.astype("Int64")
+    return series.astype(str)
+
+
+def _max_missing(limit: float) -> pa.Check:
+    return pa.Check(
+        lambda s: bool(s.isna().mean() <= limit),
+        element_wise=False,
+        name=f"missing_fraction<={limit}",
+        error=f"more than {limit:.0%} of values are missing",
+    )
+
+
+def build_schema(
+    data: DataParams, rules: ValidateParams, schema_file: SchemaFile
+) -> pa.DataFrameSchema:
+    """Make the pandera schema for a table described by params."""
+    declared = {data.target, *data.features} | ({data.id_column} if data.id_column else set())
+    unknown = sorted(set(schema_file.columns) - declared)
+    if unknown:
+        raise ParamsError(f"schema file names column(s) not in params data section: {unknown}")
+    columns: dict[str, pa.Column] = {}
+    for name in data.numeric:
+        rule = schema_file.columns.get(name, ColumnRule())
+        columns[name] = pa.Column(
+            float,
+            checks=[*_rule_checks(rule), _max_missing(rules.max_missing_fraction)],
+            nullable=rule.nullable,
+            unique=rule.unique,
+            coerce=True,
+        )
+    for name in data.categorical:
+        rule = schema_file.columns.get(name, ColumnRule())
+        columns[name] = pa.Column(
+            str,
+            checks=[*_rule_checks(rule), _max_missing(rules.max_missing_fraction)],
+            nullable=rule.nullable,
+            unique=rule.unique,
+            coerce=True,
+        )
+    target_rule = schema_file.columns.get(data.target, ColumnRule(nullable=False))
+    target_checks = _rule_checks(target_rule)
+    if data.is_classification:
+        target_checks.append(_class_balance(rules.min_class_fraction))
+    columns[data.target] = pa.Column(
+        float if data.task == "regression" else None,
+        checks=target_checks,
+        nullable=False,
+        coerce=data.task == "regression",
+    )
+    if data.id_column:
+        columns[data.id_column] = pa.Column(None, nullable=False, unique=True)
+    return pa.DataFrameSchema(
+        columns,
+        checks=[
+            pa.Check(
+                lambda df: len(df) >= rules.min_rows,
+                name=f"min_rows>={rules.min_rows}",
+                error=f"fewer than {rules.min_rows} rows",
+            )
+        ],
+        strict=False,
+    )
+
+
+def _class_balance(minimum: float) -> pa.Check:
+    return pa.Check(
+        lambda s: bool(s.value_counts(normalize=True).min() >= minimum and s.nunique() >= 2),
+        element_wise=False,
+        name=f"class_fraction>={minimum}",
+        error=f"needs at least two classes, each at least {minimum:.0%} of rows",
+    )
+
+
+_CHECK_NAMES = {"column_in_dataframe": "column is missing", "field_uniqueness": "values not unique"}
+
+
+def _violations(errors: SchemaErrors, max_examples: int) -> list[Violation]:
+    cases = errors.failure_cases.copy()
+    cases["failure_case"] = cases["failure_case"].astype(str)
+    missing = cases["check"] == "column_in_dataframe"
+    cases.loc[missing, "column"] = cases.loc[missing, "failure_case"]
+    cases["column"] = cases["column"].fillna("(table)").astype(str)
+    # A value that cannot be coerced is reported once as a type error, not again by each check.
+    uncoercible = cases["check"].astype(str).str.startswith("coerce_dtype")
+    bad_type = set(cases.loc[uncoercible, "column"])
+    cases = cases[uncoercible | ~cases["column"].isin(bad_type)]
+    cases["check"] = cases["check"].astype(str).replace(_CHECK_NAMES)
+    cases.loc[uncoercible, "check"] = "wrong type: " + cases.loc[uncoercible, "check"]
+    out = []
+    for (column, check), group in cases.groupby(["column", "check"], sort=True):
+        examples = group["failure_case"].drop_duplicates().head(max_examples)
+        has_rows = group["index"].notna().any()
+        out.append(
+            Violation(
+                column=str(column),
+                check=str(check),
+                count=int(group["index"].notna().sum()) if has_rows else 1,
+                examples=[repr(value) for value in examples],
+            )
+        )
+    return out
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    data: DataParams,
+    rules: ValidateParams,
+    schema_file: SchemaFile,
+    source: str,
+) -> ValidationReport:
+    """Check a frame against the contract, collecting every violation."""
+    schema = build_schema(data, rules, schema_file)
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        violations = _violations(errors, rules.max_examples)
+    else:
+        violations = []
+    return ValidationReport(source, len(frame), frame.shape[1], violations)

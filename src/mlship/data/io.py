@@ -1,0 +1,81 @@
+"""Read tabular files with errors that say what is wrong with which file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlship.config import DataParams
+from mlship.errors import DataError
+from mlship.files import write_atomic
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file.
+
+    Raises:
+        DataError: the file is missing, empty, of an unknown kind, or not parseable.
+    """
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: data file is empty")
+    try:
+        frame = reader(path)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise DataError(f"{path}: cannot parse: {error}") from None
+    if frame.empty:
+        raise DataError(f"{path}: data file has a header but no rows")
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame atomically as CSV or Parquet, chosen by the suffix of `path`."""
+    if path.suffix.lower() == ".parquet":
+        write_atomic(path, lambda temp: frame.to_parquet(temp, index=False))
+    else:
+        write_atomic(path, lambda temp: frame.to_csv(temp, index=False, lineterminator="\n"))
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], source: Path) -> None:
+    """Fail naming every expected column the frame lacks."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; found {list(frame.columns)}")
+
+
+def model_frame(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """Return the feature columns with the dtypes the model expects.
+
+    Numeric features become float64; categorical features become objects holding str or NaN,
+    so a category read as a number (e.g. a zip code) and one read as text compare equal.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in data.numeric:
+        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in data.categorical:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            # Rare (codes read as numbers), so a per-value map is affordable here.
+            values = values.map(_as_category)
+        out[column] = values.astype(object).where(values.notna(), np.nan)
+    return out
+
+
+def _as_category(value: object) -> object:
+    if isinstance(value, float):
+        if np.isnan(value):
+            return np.nan
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)

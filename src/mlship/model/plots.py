@@ -1,0 +1,117 @@
+"""Evaluation plots: a PNG for people and a CSV that `dvc plots` can render, per plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI and servers have no display
+
+# pylint: disable=wrong-import-position
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from mlship.config import Task  # noqa: E402
+from mlship.files import write_atomic  # noqa: E402
+
+_PNG_METADATA = {"Software": None}  # keep PNG bytes independent of the matplotlib build
+
+
+def _save(figure: Figure, path: Path) -> None:
+    figure.tight_layout()
+    write_atomic(
+        path, lambda temp: figure.savefig(temp, format="png", dpi=80, metadata=_PNG_METADATA)
+    )
+    plt.close(figure)
+
+
+def _save_data(frame: pd.DataFrame, path: Path) -> None:
+    write_atomic(path, lambda temp: frame.to_csv(temp, index=False, float_format="%.6g"))
+
+
+def _curve(out: Path, name: str, data: pd.DataFrame, x: str, y: str, title: str) -> None:
+    _save_data(data, out / f"{name}.csv")
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    axes.plot(data[x], data[y])
+    if name == "roc":
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    if name == "calibration":
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    axes.set(xlabel=x, ylabel=y, title=title)
+    _save(figure, out / f"{name}.png")
+
+
+def _confusion(out: Path, y_true: np.ndarray, predicted: np.ndarray, names: list[str]) -> None:
+    labels = list(range(len(names)))
+    _save_data(
+        pd.DataFrame(
+            {"actual": [names[i] for i in y_true], "predicted": [names[i] for i in predicted]}
+        ),
+        out / "confusion.csv",
+    )
+    matrix = skm.confusion_matrix(y_true, predicted, labels=labels)
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    skm.ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=axes, colorbar=False)
+    axes.set_title("Confusion matrix")
+    _save(figure, out / "confusion.png")
+
+
+def importance_plot(out: Path, importance: pd.DataFrame) -> None:
+    """Bar chart of permutation importances (columns: feature, importance)."""
+    _save_data(importance, out / "importance.csv")
+    shown = importance.head(20).iloc[::-1]
+    figure, axes = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.2))
+    axes.barh(shown["feature"], shown["importance"])
+    axes.set(xlabel="drop in score when shuffled", title="Feature importance")
+    _save(figure, out / "importance.png")
+
+
+def evaluation_plots(
+    out: Path,
+    task: Task,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    class_names: list[str],
+    threshold: float,
+) -> None:
+    """Write the task's plots (PNG + CSV) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    if task == "binary":
+        fpr, tpr, _ = skm.roc_curve(y_true, scores)
+        _curve(out, "roc", pd.DataFrame({"fpr": fpr, "tpr": tpr}), "fpr", "tpr", "ROC")
+        precision, recall, _ = skm.precision_recall_curve(y_true, scores)
+        _curve(
+            out,
+            "pr",
+            pd.DataFrame({"recall": recall, "precision": precision}),
+            "recall",
+            "precision",
+            "Precision-recall",
+        )
+        observed, predicted = calibration_curve(y_true, scores, n_bins=10, strategy="quantile")
+        _curve(
+            out,
+            "calibration",
+            pd.DataFrame({"predicted": predicted, "observed": observed}),
+            "predicted",
+            "observed",
+            "Calibration",
+        )
+        _confusion(out, y_true, (scores >= threshold).astype(int), ["negative", "positive"])
+    elif task == "multiclass":
+        _confusion(out, y_true, scores.argmax(axis=1), class_names)
+    else:
+        residuals = pd.DataFrame({"actual": y_true, "predicted": scores})
+        residuals["residual"] = residuals["actual"] - residuals["predicted"]
+        _save_data(residuals, out / "residuals.csv")
+        figure, axes = plt.subplots(figsize=(4.5, 4))
+        axes.scatter(residuals["predicted"], residuals["residual"], s=4, alpha=0.4)
+        axes.axhline(0, color="grey", linestyle="--")
+        axes.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals")
+        _save(figure, out / "residuals.png")

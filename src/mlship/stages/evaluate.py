@@ -1,0 +1,120 @@
+"""Stage `evaluate`: metrics, plots and per-row predictions on the held-out rows; MLflow run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sklearn.inspection import permutation_importance
+
+from mlship.config import Params
+from mlship.data.io import read_table
+from mlship.files import write_json
+from mlship.model.artifact import load_model
+from mlship.model.metrics import compute_metrics
+from mlship.model.plots import evaluation_plots, importance_plot
+from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
+from mlship.data.io import write_table
+from mlship.stages import run_main, stage_parser
+
+_SCORING = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+
+
+def importance(pipeline: Any, test: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Permutation importance of each input column on a seeded sample of held-out rows."""
+    settings = params.evaluate
+    sample = test.sample(n=min(settings.importance_rows, len(test)), random_state=settings.seed)
+    target = sample[params.data.target]
+    if params.data.task == "binary":
+        labels = Labels.from_model(pipeline, params.data)
+        target = pd.Series(encode_target(target, labels, "binary"))
+        scorer: Any = lambda model, x, y: _auc(model, x, y, labels)  # noqa: E731
+    else:
+        scorer = _SCORING[params.data.task]
+    with warnings.catch_warnings():
+        # Shuffled rows may hold categories seen rarely; the encoder's notice is expected here.
+        warnings.simplefilter("ignore", UserWarning)
+        result = permutation_importance(
+            pipeline,
+            sample[params.data.features],
+            target,
+            scoring=scorer,
+            n_repeats=settings.importance_repeats,
+            random_state=settings.seed,
+        )
+    frame = pd.DataFrame({"feature": params.data.features, "importance": result.importances_mean})
+    return frame.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
+
+
+def _auc(pipeline: Any, features: pd.DataFrame, y_true: pd.Series, labels: Labels) -> float:
+    from sklearn.metrics import roc_auc_score  # pylint: disable=import-outside-toplevel
+
+    return float(roc_auc_score(y_true, predict_scores(pipeline, features, labels, "binary")))
+
+
+def run(params: Params) -> dict[str, float]:
+    """Score the held-out rows; write metrics, predictions, plots; log the MLflow run."""
+    data, paths = params.data, params.paths
+    meta = json.loads((paths.model_dir / "model.json").read_text(encoding="utf-8"))
+    pipeline = load_model(paths.model_dir / "model.skops", meta["trusted_types"])
+    test = read_table(paths.split_dir / "test.parquet")
+    labels = Labels.from_model(pipeline, data)
+    y_true = encode_target(test[data.target], labels, data.task)
+    scores = predict_scores(pipeline, test[data.features], labels, data.task)
+    metrics = compute_metrics(data.task, y_true, scores, params.evaluate.threshold)
+
+    write_table(
+        predictions_frame(test["__id__"], y_true, scores, data.task),
+        paths.eval_dir / "predictions.csv",
+    )
+    write_json(
+        paths.eval_dir / "holdout.json",
+        {
+            "rows": len(test),
+            "rows_hash": rows_hash(test, ["__id__", data.target]),
+            "task": data.task,
+        },
+    )
+    write_json(paths.metrics, {key: round(value, 6) for key, value in metrics.items()})
+    evaluation_plots(
+        paths.plots_dir,
+        data.task,
+        y_true,
+        scores,
+        [str(c) for c in labels.classes],
+        params.evaluate.threshold,
+    )
+    importance_plot(paths.plots_dir, importance(pipeline, test, params))
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    if params.tracking.enabled:
+        from mlship.tracking import log_run  # pylint: disable=import-outside-toplevel
+
+        run_id = log_run(
+            params,
+            metrics,
+            paths.model_dir / "model.skops",
+            meta,
+            test[data.features].head(5),
+            paths.plots_dir,
+        )
+        print(f"MLflow run {run_id}")
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = stage_parser("evaluate", "Evaluate the trained model on the held-out rows.")
+
+    def _run(params: Params, _: argparse.Namespace) -> dict[str, float]:
+        return run(params)
+
+    return run_main(parser, _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

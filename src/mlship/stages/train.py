@@ -1,0 +1,72 @@
+"""Stage `train`: fit the configured pipeline on the training split, seeded and byte-stable."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mlship.config import Params
+from mlship.data.io import read_table
+from mlship.files import write_json
+from mlship.model.artifact import save_model
+from mlship.model.pipeline import make_pipeline
+from mlship.model.scoring import Labels, rows_hash
+from mlship.stages import run_main, stage_parser
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Fit on `split_dir/train.parquet`; write model.skops and model.json into `model_dir`."""
+    data = params.data
+    train = read_table(params.paths.split_dir / "train.parquet")
+    sample = params.train.sample_rows
+    if sample is not None and sample < len(train):
+        train = train.sample(n=sample, random_state=params.train.seed).reset_index(drop=True)
+    features = train[data.features]
+    pipeline = make_pipeline(data, params.train)
+    pipeline.fit(features, train[data.target])
+    labels = Labels.from_model(pipeline, data)
+    out = params.paths.model_dir
+    trusted = save_model(pipeline, out / "model.skops")
+    meta: dict[str, Any] = {
+        "task": data.task,
+        "target": data.target,
+        "numeric": list(data.numeric),
+        "categorical": list(data.categorical),
+        "classes": labels.classes,
+        "positive_index": labels.positive_index,
+        "model": params.train.model,
+        "train_rows": len(train),
+        "data_md5": rows_hash(train, ["__id__", *data.features, data.target]),
+        "trusted_types": trusted,
+        "input_example": features.head(3).to_dict(orient="records"),
+    }
+    write_json(out / "model.json", _json_safe(meta))
+    print(f"trained {params.train.model} on {len(train)} rows -> {out / 'model.skops'}")
+    return meta
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = stage_parser("train", "Train the model configured in params.yaml.")
+
+    def _run(params: Params, _: argparse.Namespace) -> dict[str, Any]:
+        return run(params)
+
+    return run_main(parser, _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

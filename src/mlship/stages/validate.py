@@ -1,0 +1,46 @@
+"""Stage `validate`: check the dataset against its contract; list every violation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mlship.config import Params
+from mlship.data.contract import ValidationReport, load_schema_file, validate_frame
+from mlship.data.io import read_table
+from mlship.errors import SchemaViolation
+from mlship.files import write_json, write_text
+from mlship.stages import run_main, stage_parser
+
+
+def run(params: Params) -> ValidationReport:
+    """Validate `data.path`, write validation.json and validation.md, raise if invalid."""
+    source = params.data.path
+    schema_file = load_schema_file(params.validate_.schema_file)
+    frame = read_table(source)
+    report = validate_frame(frame, params.data, params.validate_, schema_file, str(source))
+    out = params.paths.validation_dir
+    write_json(out / "validation.json", report.to_dict())
+    write_text(out / "validation.md", report.to_markdown())
+    if not report.valid:
+        raise SchemaViolation(
+            f"{source} failed validation with {len(report.violations)} violation(s):\n"
+            + report.summary()
+        )
+    print(f"{source}: valid ({report.rows} rows, {report.columns} columns)")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = stage_parser("validate", "Validate the dataset against params and the schema file.")
+
+    def _run(params: Params, _: argparse.Namespace) -> ValidationReport:
+        return run(params)
+
+    return run_main(parser, _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""MLflow tracking: an embedded SQLite store by default, any server via MLFLOW_TRACKING_URI."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import subprocess  # nosec B404 - runs git with fixed arguments only
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlship.config import Params
+
+_GIT = "git"
+
+
+def tracking_uri(mlflow_dir: Path) -> str:
+    """The configured server, else a SQLite file inside `mlflow_dir`."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if configured:
+        return configured
+    return f"sqlite:///{(mlflow_dir / 'mlflow.db').resolve()}"
+
+
+def configure(params: Params) -> str:
+    """Point MLflow at the tracking store and select the experiment; return the experiment id."""
+    import mlflow  # pylint: disable=import-outside-toplevel  # slow import, only when tracking
+
+    uri = tracking_uri(params.paths.mlflow_dir)
+    if uri.startswith("sqlite:///"):
+        params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(params.tracking.experiment)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if uri.startswith("sqlite:///"):
+        location = (params.paths.mlflow_dir / "artifacts").resolve().as_uri()
+    return str(mlflow.create_experiment(params.tracking.experiment, artifact_location=location))
+
+
+def file_md5(path: Path) -> str | None:
+    """MD5 of a file, or None when it does not exist."""
+    try:
+        return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def git_commit() -> str:
+    """The checked-out commit, or 'unknown' outside a git work tree."""
+    try:
+        result = subprocess.run(  # nosec B603 - fixed arguments, no shell
+            [_GIT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """Flatten nested params into dotted keys, as MLflow stores them."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(f"{prefix}.{key}" if prefix else str(key), item))
+        return out
+    return {prefix: value}
+
+
+def log_run(
+    params: Params,
+    metrics: dict[str, float],
+    model_path: Path,
+    meta: dict[str, Any],
+    example: pd.DataFrame,
+    plots_dir: Path,
+) -> str:
+    """Record one evaluated model: params, metrics, plots, the model with signature, lineage."""
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only load it here
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from mlship.model.artifact import load_model
+
+    experiment_id = configure(params)
+    pipeline = load_model(model_path, meta["trusted_types"])
+    method = "predict" if params.data.task == "regression" else "predict_proba"
+    signature = infer_signature(example, getattr(pipeline, method)(example))
+    tags = {
+        "mlship.git_commit": git_commit(),
+        "mlship.data_md5": meta["data_md5"],
+        "mlship.model_md5": file_md5(model_path) or "",
+        "mlship.dvc_lock_md5": file_md5(Path("dvc.lock")) or "none",
+        "mlship.task": params.data.task,
+    }
+    logged = flatten("", params.model_dump(mode="json", by_alias=True, exclude={"paths"}))
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params({key: str(value)[:500] for key, value in logged.items()})
+        mlflow.log_metrics({key: value for key, value in metrics.items() if not math.isnan(value)})
+        mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
+        mlflow.log_artifact(str(model_path.with_name("model.json")), artifact_path="mlship")
+        mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="skops",
+            skops_trusted_types=meta["trusted_types"],
+            pyfunc_predict_fn=method,
+        )
+        return str(run.info.run_id)
