@@ -105,6 +105,7 @@ class TrainParams(Section):
     seed: int = 42
     hyperparams: dict[str, Any] = Field(default_factory=dict)
     sample_rows: int | None = Field(None, ge=10)
+    threads: int = Field(1, ge=1, le=256)
 
 
 class EvaluateParams(Section):

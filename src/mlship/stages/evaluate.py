@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
+from threadpoolctl import threadpool_limits
+
 from mlship.config import Params
 from mlship.data.io import read_table
 from mlship.files import write_json
@@ -59,6 +61,11 @@ def _auc(pipeline: Any, features: pd.DataFrame, y_true: pd.Series, labels: Label
 
 def run(params: Params) -> dict[str, float]:
     """Score the held-out rows; write metrics, predictions, plots; log the MLflow run."""
+    with threadpool_limits(limits=params.train.threads):
+        return _evaluate(params)
+
+
+def _evaluate(params: Params) -> dict[str, float]:
     data, paths = params.data, params.paths
     meta = json.loads((paths.model_dir / "model.json").read_text(encoding="utf-8"))
     pipeline = load_model(paths.model_dir / "model.skops", meta["trusted_types"])

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from mlship.config import Params
 from mlship.data.io import read_table
 from mlship.files import write_json
@@ -26,7 +28,8 @@ def run(params: Params) -> dict[str, Any]:
         train = train.sample(n=sample, random_state=params.train.seed).reset_index(drop=True)
     features = train[data.features]
     pipeline = make_pipeline(data, params.train)
-    pipeline.fit(features, train[data.target])
+    with threadpool_limits(limits=params.train.threads):
+        pipeline.fit(features, train[data.target])
     labels = Labels.from_model(pipeline, data)
     out = params.paths.model_dir
     trusted = save_model(pipeline, out / "model.skops")

@@ -1,0 +1,82 @@
+"""Shared fixtures: small synthetic projects built with the real stages in a temp directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlship.config import Params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def project_params(overrides: dict[str, Any] | None = None, rows: int = 3000) -> dict[str, Any]:
+    """The repo's params.yaml with a small dataset and tracking off, plus `overrides` per section."""
+    raw: dict[str, Any] = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    raw["generate"]["rows"] = rows
+    raw["validate"]["min_rows"] = 100
+    raw["tracking"]["enabled"] = False
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **values}
+        else:
+            raw[section] = values
+    return raw
+
+
+def make_project(root: Path, raw: dict[str, Any]) -> Params:
+    """Lay out a project directory (params.yaml, schema.yaml) under `root`; return its params."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "schema.yaml", root / "schema.yaml")
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return parse_params(raw)
+
+
+def run_pipeline(params: Params, with_data: bool = True) -> dict[str, float]:
+    """Run data (optionally), validate, split, train and evaluate in the current directory."""
+    # pylint: disable=import-outside-toplevel
+    from mlship.stages import data, evaluate, split, train, validate
+
+    if with_data:
+        data.run(params)
+    validate.run(params)
+    split.run(params)
+    train.run(params)
+    return evaluate.run(params)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never let a test write into the developer's MLflow store or a configured server."""
+    store = tmp_path_factory.mktemp("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Params]]:
+    """A project with the example data (3,000 rows) run through every stage, shared read-only."""
+    root = tmp_path_factory.mktemp("project")
+    params = make_project(root, project_params())
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        run_pipeline(params)
+    finally:
+        os.chdir(cwd)
+    yield root, params
+
+
+@pytest.fixture()
+def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project directory (params.yaml and schema.yaml, no data yet) as the cwd."""
+    make_project(tmp_path, project_params())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
