@@ -14,7 +14,7 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test data \
-	repro pipeline ci bench-pipeline clean
+	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green
 
 help: ## Show this help
 	@echo "usage: make <target>"
@@ -47,11 +47,19 @@ security: $(INSTALLED) ## Bandit on src; dependency audit (safety with SAFETY_AP
 	$(BIN)/bandit -c pyproject.toml -q -r src tools
 	$(BIN)/python tools/audit_deps.py
 
+workflow-lint: $(INSTALLED) ## Lint .github: actionlint (with shellcheck on run scripts) and zizmor, offline
+	$(BIN)/actionlint -shellcheck=$(abspath $(BIN))/shellcheck
+	$(BIN)/zizmor --offline .github
+
 test: $(INSTALLED) ## Run the test suite (all of it, slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 data: $(INSTALLED) ## Regenerate the example dataset byte-for-byte (matches data.dvc)
 	$(BIN)/mlship data
+
+validate: $(INSTALLED) ## Validate the data against its contract (generates the example data if missing)
+	$(BIN)/mlship data --missing-only
+	$(BIN)/dvc repro validate
 
 repro: $(INSTALLED) ## Run the DVC pipeline (only stages whose inputs changed)
 	$(BIN)/mlship data --missing-only
@@ -60,10 +68,30 @@ repro: $(INSTALLED) ## Run the DVC pipeline (only stages whose inputs changed)
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
 	$(BIN)/dvc metrics show
 
-ci: format-check lint typecheck security test pipeline ## Everything the pull-request workflow checks
+ci: format-check lint typecheck security workflow-lint test pipeline ## Everything the pull-request workflow checks
 
 bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+bench-ci: $(INSTALLED) ## Wall time of each CI job's make targets on this machine vs the 3-minute goal
+	$(BIN)/python benchmarks/bench_ci.py
+
+# pr-report.yml reads the PR number from the report artifact: untrusted, so digits only.
+PR_REPORT_DIR ?= reports/pr
+
+pr-number: ## Record PR_NUMBER beside the PR report for the pr-report workflow (CI only)
+	@[[ "$${PR_NUMBER:-}" =~ ^[0-9]+$$ ]] || { echo "pr-number: PR_NUMBER must be digits, got '$${PR_NUMBER:-}'" >&2; exit 1; }
+	mkdir -p $(PR_REPORT_DIR)
+	printf '%s\n' "$$PR_NUMBER" > $(PR_REPORT_DIR)/pr-number
+
+pr-comment: ## Create or update the one mlship comment (CML) on the PR named in the report (CI only)
+	@number="$$(head -c 20 $(PR_REPORT_DIR)/pr-number 2>/dev/null | tr -d '[:space:]')"; \
+	[[ "$$number" =~ ^[0-9]+$$ ]] || { echo "pr-comment: no valid PR number in $(PR_REPORT_DIR)/pr-number" >&2; exit 1; }; \
+	test -s $(PR_REPORT_DIR)/report.md || { echo "pr-comment: $(PR_REPORT_DIR)/report.md is missing" >&2; exit 1; }; \
+	cd $(PR_REPORT_DIR) && cml comment update --watermark-title=mlship --target="pr/$$number" --publish report.md
+
+all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context) succeeded (CI only)
+	@python3 -c 'import json, os, sys; r = {k: v["result"] for k, v in json.loads(os.environ["NEEDS_JSON"]).items()}; [print(f"{k}: {v}") for k, v in sorted(r.items())]; bad = sorted(k for k, v in r.items() if v != "success"); sys.exit("not all green: " + ", ".join(bad) if bad else 0)'
 
 clean: ## Remove pipeline outputs (not the data, not .venv)
 	rm -rf artifacts reports plots metrics.json
