@@ -48,6 +48,15 @@ class Violation:
     count: int
     examples: list[str]
 
+    def describe(self) -> str:
+        """One line for a terminal, naming the column, the check and what failed."""
+        line = f"column '{self.column}': {self.check}"
+        if self.count:
+            line += f" ({self.count} row(s))"
+        if self.examples:
+            line += f", e.g. {', '.join(self.examples)}"
+        return line
+
 
 @dataclass(frozen=True)
 class ValidationReport:
@@ -90,11 +99,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         """One line per violation, for a terminal."""
-        return "\n".join(
-            f"{self.source}: column '{v.column}': {v.check} failed on {v.count} row(s), "
-            f"e.g. {', '.join(v.examples)}"
-            for v in self.violations
-        )
+        return "\n".join(f"{self.source}: {v.describe()}" for v in self.violations)
 
 
 def load_schema_file(path: Path | None) -> SchemaFile:
@@ -142,6 +147,7 @@ def _max_missing(limit: float) -> pa.Check:
     return pa.Check(
         lambda s: bool(s.isna().mean() <= limit),
         element_wise=False,
+        ignore_na=False,  # pandera drops nulls before a check by default: it would see none
         name=f"missing_fraction<={limit}",
         error=f"more than {limit:.0%} of values are missing",
     )
@@ -167,17 +173,37 @@ def build_schema(
         )
     for name in data.categorical:
         rule = schema_file.columns.get(name, ColumnRule())
+        # No dtype: any value is a valid category, and coercing codes read as floats to str
+        # would turn 1 into "1.0"; `allowed` compares as text the way the model sees them.
         columns[name] = pa.Column(
-            str,
+            None,
             checks=[*_rule_checks(rule), _max_missing(rules.max_missing_fraction)],
             nullable=rule.nullable,
             unique=rule.unique,
-            coerce=True,
         )
     target_rule = schema_file.columns.get(data.target, ColumnRule(nullable=False))
     target_checks = _rule_checks(target_rule)
     if data.is_classification:
         target_checks.append(_class_balance(rules.min_class_fraction))
+    if data.task == "binary":
+        target_checks.append(
+            pa.Check(
+                lambda s: bool(s.nunique() == 2),
+                element_wise=False,
+                name="classes==2",
+                error="task 'binary' needs exactly two target classes",
+            )
+        )
+    if data.positive_label is not None:
+        positive = str(data.positive_label)
+        target_checks.append(
+            pa.Check(
+                lambda s: bool((_as_text(s.dropna()) == positive).any()),
+                element_wise=False,
+                name=f"positive_label {positive!r} present",
+                error=f"positive_label {positive!r} is not a value of the target",
+            )
+        )
     columns[data.target] = pa.Column(
         float if data.task == "regression" else None,
         checks=target_checks,
@@ -211,7 +237,7 @@ def _class_balance(minimum: float) -> pa.Check:
 _CHECK_NAMES = {"column_in_dataframe": "column is missing", "field_uniqueness": "values not unique"}
 
 
-def _violations(errors: SchemaErrors, max_examples: int) -> list[Violation]:
+def _violations(errors: SchemaErrors, max_examples: int, frame: pd.DataFrame) -> list[Violation]:
     cases = errors.failure_cases.copy()
     cases["failure_case"] = cases["failure_case"].astype(str)
     missing = cases["check"] == "column_in_dataframe"
@@ -225,17 +251,32 @@ def _violations(errors: SchemaErrors, max_examples: int) -> list[Violation]:
     cases.loc[uncoercible, "check"] = "wrong type: " + cases.loc[uncoercible, "check"]
     out = []
     for (column, check), group in cases.groupby(["column", "check"], sort=True):
-        examples = group["failure_case"].drop_duplicates().head(max_examples)
-        has_rows = group["index"].notna().any()
-        out.append(
-            Violation(
-                column=str(column),
-                check=str(check),
-                count=int(group["index"].notna().sum()) if has_rows else 1,
-                examples=[repr(value) for value in examples],
-            )
-        )
+        if group["index"].notna().any():
+            examples = group["failure_case"].drop_duplicates().head(max_examples)
+            count, shown = int(group["index"].notna().sum()), [repr(value) for value in examples]
+        else:
+            count, shown = _whole_column(frame, str(column), str(check), max_examples)
+        out.append(Violation(column=str(column), check=str(check), count=count, examples=shown))
     return out
+
+
+def _whole_column(
+    frame: pd.DataFrame, column: str, check: str, max_examples: int
+) -> tuple[int, list[str]]:
+    """Count and examples for a check on a whole column or table rather than on rows."""
+    if check == "column is missing" or (column != "(table)" and column not in frame):
+        return 0, []
+    if column == "(table)":
+        return len(frame), [f"{len(frame)} rows"]
+    values = frame[column]
+    if "missing" in check:  # the max-missing check, reported under its error text
+        return int(values.isna().sum()), [f"{values.isna().mean():.1%} missing"]
+    # Class checks: show each class's share, rarest first, so the fix is obvious.
+    shares = values.dropna().astype(str).value_counts(normalize=True, sort=False)
+    shares = shares.sort_values(kind="stable")
+    return len(values), [
+        f"{label!r}: {share:.1%}" for label, share in shares.head(max_examples).items()
+    ]
 
 
 def validate_frame(
@@ -250,7 +291,7 @@ def validate_frame(
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
-        violations = _violations(errors, rules.max_examples)
+        violations = _violations(errors, rules.max_examples, frame)
     else:
         violations = []
     return ValidationReport(source, len(frame), frame.shape[1], violations)

@@ -60,10 +60,20 @@ def model_frame(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
     Numeric features become float64; categorical features become objects holding str or NaN,
     so a category read as a number (e.g. a zip code) and one read as text compare equal.
+
+    Raises:
+        DataError: a numeric feature holds values that are not numbers (never silently NaN).
     """
     out = pd.DataFrame(index=frame.index)
     for column in data.numeric:
-        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        lost = values.isna() & frame[column].notna()
+        if lost.any():
+            examples = list(dict.fromkeys(frame[column][lost].astype(str)))[:5]
+            raise DataError(
+                f"column '{column}': {int(lost.sum())} value(s) are not numbers, e.g. {examples}"
+            )
+        out[column] = values
     for column in data.categorical:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values):
@@ -74,6 +84,8 @@ def model_frame(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
 
 def _as_category(value: object) -> object:
+    if value is pd.NA or value is None:  # nullable integer columns (e.g. from Parquet)
+        return np.nan
     if isinstance(value, float):
         if np.isnan(value):
             return np.nan

@@ -48,9 +48,13 @@ def make_estimator(train: TrainParams, classification: bool) -> BaseEstimator:
     if "random_state" in known:
         settings["random_state"] = train.seed
     try:
-        return cls(**settings)
+        estimator = cls(**settings)
+        # scikit-learn checks values only in fit(); check now, before any data is read, so a
+        # bad value is a params error naming the key rather than a traceback from training.
+        estimator._validate_params()  # pylint: disable=protected-access
     except (TypeError, ValueError) as error:
         raise ParamsError(f"params.yaml: 'train.hyperparams': {error}") from None
+    return estimator
 
 
 def make_pipeline(data: DataParams, train: TrainParams) -> Pipeline:

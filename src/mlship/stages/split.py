@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from mlship.config import Params
 from mlship.data.io import model_frame, read_table, require_columns, write_table
+from mlship.errors import DataError
 from mlship.stages import run_main, stage_parser
 
 
@@ -20,7 +21,10 @@ def prepare(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
     columns = [*data.features, data.target] + ([data.id_column] if data.id_column else [])
     require_columns(frame, columns, data.path)
     frame = frame[frame[data.target].notna()]
-    out = model_frame(frame, data)
+    try:
+        out = model_frame(frame, data)
+    except DataError as error:
+        raise DataError(f"{data.path}: {error}") from None
     out[data.target] = frame[data.target]
     out["__id__"] = frame[data.id_column].astype(str) if data.id_column else frame.index.astype(str)
     return out.reset_index(drop=True)
@@ -32,9 +36,12 @@ def split_frame(frame: pd.DataFrame, params: Params) -> tuple[pd.DataFrame, pd.D
     stratify = None
     if settings.stratify and params.data.is_classification:
         stratify = frame[params.data.target].astype(str)
-    train, test = train_test_split(
-        frame, test_size=settings.test_size, random_state=settings.seed, stratify=stratify
-    )
+    try:
+        train, test = train_test_split(
+            frame, test_size=settings.test_size, random_state=settings.seed, stratify=stratify
+        )
+    except ValueError as error:  # e.g. a class too rare to appear on both sides
+        raise DataError(f"{params.data.path}: cannot split: {error}") from None
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

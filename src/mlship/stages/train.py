@@ -22,12 +22,12 @@ from mlship.stages import run_main, stage_parser
 def run(params: Params) -> dict[str, Any]:
     """Fit on `split_dir/train.parquet`; write model.skops and model.json into `model_dir`."""
     data = params.data
+    pipeline = make_pipeline(data, params.train)  # first: a params error needs no data read
     train = read_table(params.paths.split_dir / "train.parquet")
     sample = params.train.sample_rows
     if sample is not None and sample < len(train):
         train = train.sample(n=sample, random_state=params.train.seed).reset_index(drop=True)
     features = train[data.features]
-    pipeline = make_pipeline(data, params.train)
     with threadpool_limits(limits=params.train.threads):
         pipeline.fit(features, train[data.target])
     labels = Labels.from_model(pipeline, data)

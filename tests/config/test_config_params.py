@@ -1,0 +1,187 @@
+"""params.yaml is typed once: every mistake is a ParamsError naming the key and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlship.config import Params, load_params, parse_params
+from mlship.errors import ParamsError
+from mlship.model.pipeline import make_estimator
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def minimal(**sections: dict[str, Any]) -> dict[str, Any]:
+    """The smallest valid params mapping, with sections merged over it."""
+    raw: dict[str, Any] = {
+        "data": {
+            "path": "data.csv",
+            "task": "binary",
+            "target": "y",
+            "id_column": "id",
+            "numeric": ["a", "b"],
+            "categorical": ["c"],
+        }
+    }
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return raw
+
+
+def error_of(raw: object) -> str:
+    with pytest.raises(ParamsError) as caught:
+        parse_params(raw)
+    return str(caught.value)
+
+
+def test_repo_params_file_is_valid() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.data.target == "churned"
+    assert params.data.features[: len(params.data.numeric)] == list(params.data.numeric)
+
+
+def test_minimal_params_fill_every_other_section_with_defaults() -> None:
+    params = parse_params(minimal())
+    assert isinstance(params, Params)
+    assert params.split.test_size == 0.2
+    assert params.train.model == "hist_gradient_boosting"
+    assert params.data.features == ["a", "b", "c"]
+    assert params.data.is_classification
+
+
+def test_misspelled_key_is_named_in_the_error() -> None:
+    message = error_of(minimal(train={"modle": "linear"}))
+    assert "unknown key 'train.modle'" in message
+
+
+def test_misspelled_section_is_named_in_the_error() -> None:
+    raw = minimal()
+    raw["trian"] = {"model": "linear"}
+    assert "unknown key 'trian'" in error_of(raw)
+
+
+def test_every_bad_key_is_listed_at_once() -> None:
+    message = error_of(minimal(train={"modle": "linear"}, split={"test_sise": 0.3}))
+    assert "train.modle" in message
+    assert "split.test_sise" in message
+
+
+def test_wrong_type_names_key_and_value() -> None:
+    message = error_of(minimal(generate={"rows": "many"}))
+    assert "'generate.rows'" in message
+    assert "'many'" in message
+
+
+def test_impossible_test_size_is_refused() -> None:
+    message = error_of(minimal(split={"test_size": 1.5}))
+    assert "'split.test_size'" in message
+    assert "1.5" in message
+
+
+def test_unknown_model_kind_lists_the_choices() -> None:
+    message = error_of(minimal(train={"model": "xgboost"}))
+    assert "'train.model'" in message
+    assert "random_forest" in message
+
+
+def test_unknown_task_is_refused() -> None:
+    message = error_of(minimal(data={"task": "ranking"}))
+    assert "'data.task'" in message
+
+
+def test_missing_data_section_is_named() -> None:
+    assert "missing key 'data'" in error_of({"train": {"model": "linear"}})
+
+
+def test_missing_target_is_named() -> None:
+    raw = minimal()
+    del raw["data"]["target"]
+    assert "missing key 'data.target'" in error_of(raw)
+
+
+def test_params_that_are_not_a_mapping_are_refused() -> None:
+    assert "expected a mapping" in error_of(["data"])
+
+
+def test_duplicated_feature_is_named() -> None:
+    message = error_of(minimal(data={"numeric": ["a", "b"], "categorical": ["a"]}))
+    assert "listed twice" in message
+    assert "'a'" in message
+
+
+def test_target_used_as_feature_is_refused() -> None:
+    message = error_of(minimal(data={"numeric": ["a", "y"]}))
+    assert "target or id column used as a feature" in message
+    assert "'y'" in message
+
+
+def test_id_column_used_as_feature_is_refused() -> None:
+    message = error_of(minimal(data={"categorical": ["id"]}))
+    assert "'id'" in message
+
+
+def test_no_features_is_refused() -> None:
+    assert "at least one feature" in error_of(minimal(data={"numeric": [], "categorical": []}))
+
+
+def test_positive_label_outside_binary_is_refused() -> None:
+    message = error_of(minimal(data={"task": "multiclass", "positive_label": "yes"}))
+    assert "positive_label" in message
+
+
+def test_hyperparam_the_estimator_does_not_accept_is_named() -> None:
+    params = parse_params(minimal(train={"model": "random_forest", "hyperparams": {"depth": 3}}))
+    with pytest.raises(ParamsError) as caught:
+        make_estimator(params.train, classification=True)
+    message = str(caught.value)
+    assert "'train.hyperparams.depth'" in message
+    assert "RandomForestClassifier" in message
+    assert "max_depth" in message  # the known names are listed, so the fix is obvious
+
+
+def test_hyperparam_with_invalid_value_fails_before_training() -> None:
+    params = parse_params(
+        minimal(train={"model": "hist_gradient_boosting", "hyperparams": {"learning_rate": "x"}})
+    )
+    with pytest.raises(ParamsError) as caught:
+        make_estimator(params.train, classification=False)
+    assert "learning_rate" in str(caught.value)
+
+
+def test_valid_hyperparams_reach_the_estimator_with_the_seed() -> None:
+    params = parse_params(
+        minimal(train={"model": "random_forest", "seed": 7, "hyperparams": {"max_depth": 3}})
+    )
+    estimator = make_estimator(params.train, classification=False)
+    assert estimator.get_params()["max_depth"] == 3
+    assert estimator.get_params()["random_state"] == 7
+
+
+def test_params_are_immutable() -> None:
+    params = parse_params(minimal())
+    with pytest.raises(ValueError):
+        params.split.seed = 1  # type: ignore[misc]
+
+
+def test_load_params_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="cannot read params file"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_load_params_names_invalid_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("data: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(path)
+
+
+def test_load_params_reports_the_file_it_read(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(minimal(train={"modle": "linear"})), encoding="utf-8")
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert str(caught.value).startswith(f"{path}: unknown key 'train.modle'")

@@ -1,0 +1,120 @@
+"""Reading tables fails with a message naming the file; model_frame types features consistently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlship.config import DataParams
+from mlship.data.io import model_frame, read_table, require_columns, write_table
+from mlship.errors import DataError
+
+DATA = DataParams(
+    path=Path("data.csv"), task="binary", target="y", numeric=("n",), categorical=("zip", "plan")
+)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(DataError, match="nope.csv: data file not found"):
+        read_table(path)
+
+
+def test_empty_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match="empty.csv: data file is empty"):
+        read_table(path)
+
+
+def test_header_only_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("a,b,y\n", encoding="utf-8")
+    with pytest.raises(DataError, match="header but no rows"):
+        read_table(path)
+
+
+def test_unsupported_suffix_names_the_kinds_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "data.xlsx"
+    path.write_bytes(b"PK")
+    with pytest.raises(
+        DataError, match=r"unsupported file type '\.xlsx' \(use \.csv or \.parquet\)"
+    ):
+        read_table(path)
+
+
+def test_unparseable_parquet_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "broken.parquet"
+    path.write_text("not parquet", encoding="utf-8")
+    with pytest.raises(DataError, match="broken.parquet: cannot parse"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".CSV"])
+def test_tables_round_trip_through_write_and_read(tmp_path: Path, suffix: str) -> None:
+    frame = pd.DataFrame({"a": [1.5, np.nan], "b": ["x", "y"]})
+    path = tmp_path / f"t{suffix}"
+    write_table(frame, path)
+    pd.testing.assert_frame_equal(read_table(path), frame, check_dtype=False)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_require_columns_lists_every_missing_column() -> None:
+    with pytest.raises(DataError) as caught:
+        require_columns(pd.DataFrame({"a": [1]}), ["a", "b", "c"], Path("d.csv"))
+    assert "d.csv: missing column(s) ['b', 'c']" in str(caught.value)
+
+
+def test_model_frame_makes_numeric_float_and_categorical_text() -> None:
+    frame = pd.DataFrame(
+        {"n": [1, 2, 3], "zip": [75001, 69002, 75001], "plan": ["a", None, "b"], "y": [0, 1, 0]}
+    )
+    out = model_frame(frame, DATA)
+    assert list(out.columns) == ["n", "zip", "plan"]
+    assert out["n"].dtype == "float64"
+    assert out["zip"].tolist() == ["75001", "69002", "75001"]
+    assert out["plan"].iloc[0] == "a" and pd.isna(out["plan"].iloc[1])
+
+
+def test_numeric_coded_category_read_as_float_matches_its_text_form() -> None:
+    # A code column with a gap is read as float by CSV readers: 1.0 must still mean "1".
+    as_float = pd.DataFrame({"n": [1.0, 2.0], "zip": [1.0, np.nan], "plan": [2.5, 3.0]})
+    as_text = pd.DataFrame({"n": ["1", "2"], "zip": ["1", None], "plan": ["2.5", "3"]})
+    out_float, out_text = model_frame(as_float, DATA), model_frame(as_text, DATA)
+    assert out_float["zip"].iloc[0] == "1" and pd.isna(out_float["zip"].iloc[1])
+    pd.testing.assert_frame_equal(out_float, out_text)
+
+
+def test_nullable_integer_category_keeps_missing_as_missing() -> None:
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None], dtype="Int64"),
+            "zip": pd.array([7, None], dtype="Int64"),
+            "plan": ["a", "b"],
+        }
+    )
+    out = model_frame(frame, DATA)
+    assert out["zip"].iloc[0] == "7"
+    assert pd.isna(out["zip"].iloc[1])
+    assert np.isnan(out["n"].iloc[1])
+
+
+def test_boolean_category_becomes_text() -> None:
+    frame = pd.DataFrame({"n": [1, 2], "zip": [True, False], "plan": ["a", "b"]})
+    assert model_frame(frame, DATA)["zip"].tolist() == ["True", "False"]
+
+
+def test_text_in_numeric_column_is_an_error_not_silent_missing_values() -> None:
+    frame = pd.DataFrame({"n": ["1", "forty", "3", "forty"], "zip": list("abcd"), "plan": "p"})
+    with pytest.raises(DataError) as caught:
+        model_frame(frame, DATA)
+    assert str(caught.value) == "column 'n': 2 value(s) are not numbers, e.g. ['forty']"
+
+
+def test_numeric_text_that_parses_is_accepted() -> None:
+    frame = pd.DataFrame({"n": ["1.5", None], "zip": ["a", "b"], "plan": ["p", "q"]})
+    out = model_frame(frame, DATA)
+    assert out["n"].iloc[0] == 1.5 and np.isnan(out["n"].iloc[1])
