@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "split": ("mlship.stages.split", "split into train and held-out test sets"),
     "train": ("mlship.stages.train", "train the configured model"),
     "evaluate": ("mlship.stages.evaluate", "evaluate on the held-out rows and log to MLflow"),
+    "registry": ("mlship.registry.cli", "register, promote, roll back and list model versions"),
+    "serve": ("mlship.serving.server", "serve the champion (and challenger) over HTTP"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The model service: FastAPI app, generated schemas, micro-batching, traffic modes."""

@@ -1,0 +1,83 @@
+"""Request and response models generated from a model's feature schema (model.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+
+# Bounds keep every accepted number finite through scaling in any model; far beyond real data.
+MAX_ABS_NUMBER = 1e15
+MAX_TEXT = 1000
+
+
+class ModelRef(BaseModel):
+    """Which model answered."""
+
+    model_version: str
+    model_role: Literal["champion", "challenger"]
+    arm: Literal["a", "b"] | None = Field(None, description="A/B arm, in traffic mode 'ab'")
+
+
+class Prediction(BaseModel):
+    """One record's prediction."""
+
+    prediction: str | int | float | bool
+    probability: float | None = Field(
+        None, description="P(positive class) for binary, top class probability for multiclass"
+    )
+    probabilities: list[float] | None = Field(None, description="per class, multiclass only")
+
+
+class SinglePrediction(Prediction, ModelRef):
+    """The answer to one record."""
+
+
+class BatchPrediction(ModelRef):
+    """The answer to a batch, in request order."""
+
+    predictions: list[Prediction]
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    """The generated models and the request body type that accepts either form."""
+
+    record: type[BaseModel]
+    batch: type[BaseModel]
+    body: Any
+
+
+def _body_kind(value: Any) -> str:
+    if isinstance(value, dict) and "records" in value:
+        return "batch"
+    if isinstance(value, BaseModel) and hasattr(value, "records"):
+        return "batch"
+    return "record"
+
+
+def request_models(meta: dict[str, Any], max_batch: int) -> RequestModels:
+    """Build `Record` (one field per feature) and `Batch` ({"records": [...]}) models."""
+    number = (
+        Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_NUMBER, le=MAX_ABS_NUMBER)] | None
+    )
+    text = Annotated[str, Field(max_length=MAX_TEXT)] | None
+    examples = meta.get("input_example") or []
+    fields: dict[str, Any] = {name: (number, ...) for name in meta["numeric"]}
+    fields.update({name: (text, ...) for name in meta["categorical"]})
+    config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": examples[:1]} if examples else None,
+    )
+    record = create_model("Record", __config__=config, **fields)
+    batch = create_model(
+        "Batch",
+        __config__=ConfigDict(extra="forbid"),
+        records=(list[record], Field(min_length=1, max_length=max_batch)),
+    )
+    body = Annotated[
+        Annotated[record, Tag("record")] | Annotated[batch, Tag("batch")],
+        Discriminator(_body_kind),
+    ]
+    return RequestModels(record, batch, body)

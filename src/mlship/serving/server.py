@@ -1,0 +1,61 @@
+"""`mlship serve`: run the model service under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; settings come from MLSHIP_* variables, options override."""
+    parser = argparse.ArgumentParser(
+        prog="mlship serve",
+        description="Serve the champion (and a challenger) over HTTP. Settings are read from "
+        "MLSHIP_* environment variables; see docs/serving.md.",
+    )
+    parser.add_argument("--host", help="bind address (MLSHIP_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (MLSHIP_PORT, default 8000)")
+    parser.add_argument("--champion", help="model dir or models:/<name>@<alias> (MLSHIP_CHAMPION)")
+    parser.add_argument("--challenger", help="second model, same forms (MLSHIP_CHALLENGER)")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key in ("host", "port", "champion", "challenger")
+        if (value := getattr(args, key)) is not None
+    }
+    # pylint: disable=import-outside-toplevel  # settings first so a typo fails fast and clearly
+    from mlship.serving.settings import ServeSettings
+
+    try:
+        settings = ServeSettings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        print(f"mlship serve: error: MLSHIP_{name.upper()}: {first['msg']}", file=sys.stderr)
+        return 2
+    # Read by OpenMP when it loads: one pool size per model worker (threadpoolctl also sets it).
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.threads))
+
+    import uvicorn
+
+    from mlship.serving.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
