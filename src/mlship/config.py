@@ -124,6 +124,13 @@ class TrackingParams(Section):
     experiment: str = Field("mlship", min_length=1)
 
 
+class RegistryParams(Section):
+    """MLflow model registry: the registered model name and the metrics `status` shows."""
+
+    model_name: str = Field("churn", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    key_metrics: tuple[str, ...] = ()
+
+
 class Params(Section):
     """The whole params.yaml."""
 
@@ -135,6 +142,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
+    registry: RegistryParams = RegistryParams()
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
