@@ -14,7 +14,8 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test data \
-	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green
+	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
+	smoke baseline gate report
 
 help: ## Show this help
 	@echo "usage: make <target>"
@@ -64,6 +65,19 @@ validate: $(INSTALLED) ## Validate the data against its contract (generates the 
 repro: $(INSTALLED) ## Run the DVC pipeline (only stages whose inputs changed)
 	$(BIN)/mlship data --missing-only
 	$(BIN)/dvc repro
+
+smoke: $(INSTALLED) ## PR train job: the pipeline on this branch's data (makes the data if missing)
+	$(BIN)/mlship smoke
+
+baseline: $(INSTALLED) ## Rebuild main's outputs into reports/baseline (ref: BASE_REF, else origin/main, else main)
+	$(BIN)/mlship baseline
+
+gate: $(INSTALLED) ## Compare this branch's model with main's on the same held-out rows; fail on regression
+	$(BIN)/mlship gate
+
+report: $(INSTALLED) ## Write reports/pr/report.md (verdict, metrics, params, data diff, plots) for the PR comment
+	$(BIN)/mlship data --missing-only
+	$(BIN)/mlship report
 
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
 	$(BIN)/dvc metrics show

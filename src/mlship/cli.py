@@ -14,6 +14,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "split": ("mlship.stages.split", "split into train and held-out test sets"),
     "train": ("mlship.stages.train", "train the configured model"),
     "evaluate": ("mlship.stages.evaluate", "evaluate on the held-out rows and log to MLflow"),
+    "smoke": ("mlship.gate.smoke", "run the pipeline on this branch's data (PR train job)"),
+    "baseline": ("mlship.gate.baseline", "rebuild main's outputs in a git worktree for the gate"),
+    "gate": ("mlship.gate.cli", "compare this branch's model with main's; fail on regression"),
+    "report": ("mlship.report.cli", "write the pull-request report (markdown for CML)"),
     "registry": ("mlship.registry.cli", "register, promote, roll back and list model versions"),
     "serve": ("mlship.serving.server", "serve the champion (and challenger) over HTTP"),
 }

@@ -117,6 +117,34 @@ class EvaluateParams(Section):
     seed: int = 42
 
 
+class GateMetric(Section):
+    """One gated metric: an absolute floor and the largest drop versus main that is tolerated."""
+
+    floor: float | None = None
+    max_drop: float = Field(0.0, ge=0.0)
+
+
+class GateParams(Section):
+    """The metric gate (`mlship gate`): policy per metric and the paired bootstrap."""
+
+    metrics: dict[str, GateMetric] = Field(default_factory=dict)
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = 42
+    inconclusive: Literal["pass", "fail"] = "fail"
+    baseline_dir: Path = Path("reports/baseline")
+    out_dir: Path = Path("reports/gate")
+
+
+class ReportParams(Section):
+    """The pull-request report (`mlship report`)."""
+
+    out_dir: Path = Path("reports/pr")
+    max_chars: int = Field(65_000, ge=2_000, le=65_536)
+    latency_runs: int = Field(30, ge=1, le=1000)
+    top_categories: int = Field(5, ge=1, le=50)
+
+
 class TrackingParams(Section):
     """MLflow tracking; MLFLOW_TRACKING_URI overrides the embedded SQLite store."""
 
@@ -143,6 +171,8 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     registry: RegistryParams = RegistryParams()
+    gate: GateParams = GateParams()
+    report: ReportParams = ReportParams()
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

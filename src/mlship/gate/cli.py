@@ -1,0 +1,173 @@
+"""`mlship gate`: judge the pull request's model against main's baseline; exit 5 on fail."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mlship.config import Params, load_params
+from mlship.data.io import read_table
+from mlship.errors import DataError, GateFailed, MlshipError, ModelError
+from mlship.files import write_json, write_text
+from mlship.gate.bootstrap import FloatArray
+from mlship.gate.policy import GateResult, check_policy, judge
+from mlship.model.artifact import load_model
+from mlship.model.scoring import Labels, predict_scores, scores_from_frame
+from mlship.stages import stage_parser
+
+
+class Incomparable(MlshipError):
+    """Main's model cannot be scored on the pull request's held-out rows."""
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object, naming the file when it is missing or broken."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: cannot read: {error}") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return value
+
+
+def baseline_params(baseline_dir: Path) -> dict[str, Any]:
+    """Main's params.yaml as a plain mapping (main may predate keys this branch knows)."""
+    path = baseline_dir / "params.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _candidate(params: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
+    eval_dir = params.paths.eval_dir
+    predictions = eval_dir / "predictions.csv"
+    if not predictions.is_file():
+        raise ModelError(
+            f"{predictions}: no predictions of the pull request's model; run `make smoke` first"
+        )
+    return pd.read_csv(predictions, dtype={"id": str}), read_json(eval_dir / "holdout.json")
+
+
+def rescore_baseline(params: Params, baseline_dir: Path) -> FloatArray:
+    """Score main's model on this branch's held-out rows (the data or split changed).
+
+    Raises:
+        Incomparable: main's model lacks a column, a class or the task of this branch.
+    """
+    meta = read_json(baseline_dir / "model.json")
+    task = params.data.task
+    if meta.get("task") != task:
+        raise Incomparable(f"main's model is for task '{meta.get('task')}', this branch '{task}'")
+    current = read_json(params.paths.model_dir / "model.json")
+    if [str(c) for c in meta.get("classes", [])] != [str(c) for c in current.get("classes", [])]:
+        raise Incomparable(
+            f"main's model predicts classes {meta.get('classes')}, "
+            f"this branch's {current.get('classes')}"
+        )
+    test = read_table(params.paths.split_dir / "test.parquet")
+    features = [*meta.get("numeric", []), *meta.get("categorical", [])]
+    missing = [column for column in features if column not in test.columns]
+    if missing:
+        raise Incomparable(f"main's model needs column(s) {missing} this branch no longer has")
+    model = load_model(baseline_dir / "model.skops", list(meta.get("trusted_types", [])))
+    labels = Labels(list(meta.get("classes", [])), meta.get("positive_index"))
+    try:
+        return predict_scores(model, test[features], labels, task)
+    except (ValueError, TypeError, KeyError) as error:
+        raise Incomparable(f"main's model cannot score this branch's rows: {error}") from None
+
+
+def _baseline_scores(
+    params: Params, frame: pd.DataFrame, holdout: dict[str, Any], baseline_dir: Path
+) -> tuple[FloatArray | None, list[str]]:
+    """Main's scores on the same rows, or None when there is no baseline yet."""
+    none_file = baseline_dir / "none.json"
+    if none_file.is_file():
+        reason = read_json(none_file).get("reason", "no baseline")
+        return None, [f"no baseline: {reason}"]
+    base_holdout_path = baseline_dir / "holdout.json"
+    if not base_holdout_path.is_file():
+        raise DataError(
+            f"{baseline_dir}: no baseline from main; run `make baseline` first "
+            "(the gate does not pass a model it could not compare)"
+        )
+    base_holdout = read_json(base_holdout_path)
+    if base_holdout.get("rows_hash") == holdout.get("rows_hash"):
+        base = pd.read_csv(baseline_dir / "predictions.csv", dtype={"id": str})
+        if not base["id"].equals(frame["id"]):
+            raise Incomparable("held-out ids differ although their hash matches")
+        _, scores = scores_from_frame(base, params.data.task)
+        return scores, [f"same held-out rows as main ({holdout.get('rows')} rows, hash matches)"]
+    note = (
+        f"held-out rows differ from main's ({base_holdout.get('rows')} rows there, "
+        f"{holdout.get('rows')} here): this branch changes the data or the split, so main's "
+        "model was re-scored on this branch's held-out rows"
+    )
+    return rescore_baseline(params, baseline_dir), [note]
+
+
+def run(params: Params) -> GateResult:
+    """Compare, write gate.json and gate.md, and return the result."""
+    check_policy(params.gate, params.data.task)
+    baseline_dir = params.gate.baseline_dir
+    frame, holdout = _candidate(params)
+    y_true, candidate = scores_from_frame(frame, params.data.task)
+    y = np.asarray(y_true, dtype=np.float64)
+    base_threshold = float(baseline_params(baseline_dir).get("evaluate", {}).get("threshold", 0.5))
+    thresholds = (base_threshold, params.evaluate.threshold)
+    try:
+        baseline, notes = _baseline_scores(params, frame, holdout, baseline_dir)
+        result = judge(params.gate, params.data.task, y, candidate, baseline, thresholds, notes)
+    except Incomparable as error:
+        floors = judge(params.gate, params.data.task, y, candidate, None, thresholds)
+        result = dataclasses.replace(
+            floors,
+            verdict="fail",
+            mode="incomparable",
+            notes=[
+                f"held-out rows differ from main's and cannot be compared ({error}); "
+                "the gate fails closed"
+            ],
+        )
+    out = params.gate.out_dir
+    write_json(out / "gate.json", result.to_dict())
+    write_text(out / "gate.md", result.to_markdown())
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point: one stderr line per failing metric, exit 5 on fail."""
+    parser = stage_parser("gate", "Compare the pull request's model with main's baseline.")
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params)
+        result = run(params)
+    except MlshipError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    for note in result.notes:
+        print(f"{parser.prog}: {note}")
+    if result.verdict == "fail":
+        for line in result.failure_lines():
+            print(f"{parser.prog}: {line}", file=sys.stderr)
+        return GateFailed.exit_code
+    gated = ", ".join(f"{m.name} {m.verdict}" for m in result.metrics)
+    print(f"{parser.prog}: pass ({gated}); see {params.gate.out_dir / 'gate.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

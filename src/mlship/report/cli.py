@@ -1,0 +1,363 @@
+"""`mlship report`: the markdown the pull-request comment shows, plus the images it references.
+
+Every input is optional: when a job did not run (invalid data, failed training), the report
+still renders and says what is missing and why. Output goes to `report.out_dir`; CML is run from
+there, so images are referenced relative to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess  # nosec B404
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from threadpoolctl import threadpool_limits
+
+from mlship.config import Params
+from mlship.data.io import read_table
+from mlship.errors import DataError, ModelError
+from mlship.files import write_text
+from mlship.model.artifact import load_model
+from mlship.model.metrics import HIGHER_IS_BETTER
+from mlship.report.datadiff import compare, diff_markdown, profile
+from mlship.report.markdown import MARKER, Section, assemble, cell
+from mlship.stages import run_main, stage_parser
+from mlship.tracking import flatten
+
+_ICONS = {"fail": "❌", "inconclusive": "⚠️"}
+PLOTS = ("roc", "pr", "confusion", "calibration", "residuals", "importance")
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _yaml(path: Path) -> dict[str, Any] | None:
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _num(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if not isinstance(value, (int, float)) else format(value, spec)
+
+
+def _commit() -> str:
+    sha = os.environ.get("GITHUB_SHA", "").strip()
+    if sha:
+        return sha
+    try:
+        result = subprocess.run(  # nosec B603 B607
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+class Inputs:
+    """Everything the report reads, each None when its job did not produce it."""
+
+    def __init__(self, params: Params) -> None:
+        paths = params.paths
+        self.params = params
+        self.base = params.gate.baseline_dir
+        self.gate = _json(params.gate.out_dir / "gate.json")
+        self.validation = _json(paths.validation_dir / "validation.json")
+        self.base_validation = _json(self.base / "validation.json")
+        self.metrics = _json(paths.metrics)
+        self.base_metrics = _json(self.base / "metrics.json")
+        self.baseline_info = _json(self.base / "baseline.json")
+        self.no_baseline = _json(self.base / "none.json")
+        self.model_trained = (paths.model_dir / "model.skops").is_file()
+
+
+def verdict_section(inputs: Inputs) -> str:
+    """The first thing a reviewer reads: pass or fail, and why."""
+    gate, validation = inputs.gate, inputs.validation
+    if validation is not None and not validation.get("valid", False):
+        count = len(validation.get("violations", []))
+        return (
+            f"## ❌ Data validation failed ({count} violation(s))\n\n"
+            "Training and the metric gate did not run: the data breaks its contract. "
+            "The violations are listed below."
+        )
+    if gate is None:
+        why = (
+            "the model was trained but the gate did not run or failed before judging"
+            if inputs.model_trained
+            else "no model was trained on this branch (the train job did not run or failed)"
+        )
+        return f"## ⚠️ No gate verdict\n\nThe metric gate has no result: {why}."
+    icon = "✅" if gate["verdict"] == "pass" else "❌"
+    lines = [f"## {icon} Metric gate: {gate['verdict']}", ""]
+    lines += [f"- {note}" for note in gate.get("notes", [])]
+    failing = [
+        m
+        for m in gate.get("metrics", [])
+        if m["verdict"] == "fail"
+        or (m["verdict"] == "inconclusive" and gate.get("inconclusive") == "fail")
+    ]
+    for m in failing:
+        worse = "drop" if m["higher_is_better"] else "rise"
+        lines.append(
+            f"- **{m['name']}** {m['verdict']}: main {_num(m['baseline'])} → PR "
+            f"{_num(m['candidate'])} (Δ {_num(m['delta'], '+.4f')}, "
+            f"{gate['confidence']:.0%} CI [{_num(m['low'], '+.4f')}, {_num(m['high'], '+.4f')}]); "
+            f"allowed {worse} {m['max_drop']:.4g}"
+            + (f", floor {m['floor']:.4g}" if m.get("floor") is not None else "")
+            + f" — {m['reason']}"
+        )
+    return "\n".join(lines)
+
+
+def metrics_section(inputs: Inputs) -> str:
+    """Every metric, main vs PR, with the gate's interval and verdict where it gates one."""
+    pr, base_metrics = inputs.metrics or {}, inputs.base_metrics or {}
+    gated = {m["name"]: m for m in (inputs.gate or {}).get("metrics", [])}
+    if not pr and not gated:
+        return "_No metrics: no model was evaluated on this branch._"
+    confidence = (inputs.gate or {}).get("confidence", 0.95)
+    lines = [
+        f"| metric | main | PR | Δ | {confidence:.0%} CI of Δ | gate |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for name in sorted(set(pr) | set(gated), key=lambda n: (n not in gated, n)):
+        arrow = "↑" if HIGHER_IS_BETTER.get(name, True) else "↓"
+        if name in gated:
+            m = gated[name]
+            base, cand, delta = m["baseline"], m["candidate"], m["delta"]
+            interval = "n/a" if m["low"] is None else f"[{m['low']:+.4f}, {m['high']:+.4f}]"
+            verdict = _ICONS.get(m["verdict"], "✅") + f" {m['verdict']}"
+        else:
+            base, cand = base_metrics.get(name), pr.get(name)
+            delta = cand - base if isinstance(cand, float) and isinstance(base, float) else None
+            interval, verdict = "", "not gated"
+        lines.append(
+            f"| {name} {arrow} | {_num(base)} | {_num(cand)} | {_num(delta, '+.4f')} | "
+            f"{interval} | {verdict} |"
+        )
+    if inputs.gate and inputs.gate.get("mode") == "compared" and base_metrics:
+        notes = " ".join(inputs.gate.get("notes", []))
+        if "re-scored" in notes:
+            lines.append(
+                "\n_Gated rows compare both models on this branch's held-out rows; "
+                "the other rows show main's metrics on its own held-out rows._"
+            )
+    return "\n".join(lines)
+
+
+def params_section(params_file: Path, inputs: Inputs) -> tuple[str, ...]:
+    """Flattened params keys whose value differs from main's."""
+    current = _yaml(params_file)
+    previous = _yaml(inputs.base / "params.yaml")
+    if current is None or previous is None:
+        return ("_No params from main to compare with._",)
+    flat_pr, flat_main = flatten("", current), flatten("", previous)
+    keys = sorted(k for k in set(flat_pr) | set(flat_main) if flat_pr.get(k) != flat_main.get(k))
+    if not keys:
+        return ("No params changed.",)
+
+    def table(shown: list[str]) -> str:
+        rows = ["| key | main | PR |", "|---|---|---|"]
+        rows += [
+            f"| `{cell(k)}` | {cell(flat_main.get(k, '(absent)'))} | "
+            f"{cell(flat_pr.get(k, '(absent)'))} |"
+            for k in shown
+        ]
+        if len(shown) < len(keys):
+            rows.append(f"\n_{len(keys) - len(shown)} more changed key(s) not listed._")
+        return "\n".join(rows)
+
+    return (table(keys), table(keys[:20]), f"{len(keys)} params changed.")
+
+
+def _validation_lines(report: dict[str, Any] | None, who: str, shown: int | None) -> list[str]:
+    if report is None:
+        return [f"- {who}: no validation report."]
+    head = (
+        f"- {who}: {'✅ valid' if report.get('valid') else '❌ invalid'} — "
+        f"`{cell(report.get('source', '?'))}`, {report.get('rows')} rows, "
+        f"{report.get('columns')} columns"
+    )
+    violations = report.get("violations", [])
+    if not violations:
+        return [head]
+    listed = violations if shown is None else violations[:shown]
+    lines = [head, "", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
+    lines += [
+        f"| `{cell(v['column'])}` | {cell(v['check'])} | {v['count']} | "
+        f"{cell(', '.join(map(str, v.get('examples', []))))} |"
+        for v in listed
+    ]
+    if len(listed) < len(violations):
+        lines.append(f"\n_{len(violations) - len(listed)} more violation(s) not listed._")
+    return lines
+
+
+def validation_section(inputs: Inputs) -> tuple[str, ...]:
+    """This branch's data validation, in full, and main's in one line."""
+    return tuple(
+        "\n".join(
+            _validation_lines(inputs.validation, "PR", shown)
+            + _validation_lines(inputs.base_validation, "main", 0)[:1]
+        )
+        for shown in (None, 10, 0)
+    )
+
+
+def data_section(params: Params, inputs: Inputs) -> tuple[str, ...]:
+    """Schema, row counts and per-column shift between main's data and this branch's."""
+    reference = _json(inputs.base / "profile.json")
+    if reference is None:
+        return ("_No profile of main's data to compare with (no baseline)._",)
+    try:
+        frame = read_table(params.data.path)
+    except DataError as error:
+        return (f"_This branch's data cannot be read: {cell(error, 300)}_",)
+    skip = [params.data.id_column] if params.data.id_column else []
+    current = profile(frame, list(params.data.numeric), list(params.data.categorical), skip)
+    diff = compare(reference, frame, current, params.report.top_categories)
+    return (diff_markdown(diff), diff_markdown(diff, 15), diff_markdown(diff, 5))
+
+
+def latency_ms(model_dir: Path, runs: int) -> float | None:
+    """Median wall time of one single-row prediction, in milliseconds (one thread)."""
+    meta = _json(model_dir / "model.json")
+    if meta is None or not meta.get("input_example"):
+        return None
+    try:
+        model = load_model(model_dir / "model.skops", list(meta.get("trusted_types", [])))
+    except ModelError:
+        return None
+    row = pd.DataFrame(meta["input_example"][:1])
+    predict = model.predict if meta.get("task") == "regression" else model.predict_proba
+    timings = []
+    with threadpool_limits(limits=1):
+        predict(row)  # warm-up: first calls allocate
+        for _ in range(runs):
+            started = time.perf_counter()
+            predict(row)
+            timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def model_section(params: Params, inputs: Inputs) -> str:
+    """File size and single-row latency of each model."""
+    runs = params.report.latency_runs
+    rows = [f"| model | file size | single-row latency (median of {runs}) |", "|---|---:|---:|"]
+    # The baseline keeps main's model.skops and model.json side by side at its root.
+    for who, directory in (("main", inputs.base), ("PR", params.paths.model_dir)):
+        path = directory / "model.skops"
+        if not path.is_file():
+            rows.append(f"| {who} | n/a | n/a |")
+            continue
+        latency = latency_ms(directory, runs)
+        shown = "n/a" if latency is None else f"{latency:.2f} ms"
+        rows.append(f"| {who} | {path.stat().st_size / 1024:.1f} KiB | {shown} |")
+    return "\n".join(rows)
+
+
+def plots_section(params: Params, inputs: Inputs, out: Path) -> str:
+    """Copy the plots next to the report and lay them out main | PR."""
+    images = out / "plots"
+    if images.exists():
+        shutil.rmtree(images)
+    images.mkdir(parents=True)
+    rows = ["| plot | main | PR |", "|---|---|---|"]
+    for name in PLOTS:
+        cells = []
+        for who, source in (
+            ("main", inputs.base / "plots" / f"{name}.png"),
+            ("pr", params.paths.plots_dir / f"{name}.png"),
+        ):
+            if source.is_file():
+                shutil.copyfile(source, images / f"{who}_{name}.png")
+                label = "PR" if who == "pr" else who
+                cells.append(f"![{label} {name}](plots/{who}_{name}.png)")
+            else:
+                cells.append("—")
+        if any(c != "—" for c in cells):
+            rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows) if len(rows) > 2 else "_No plots: no model was evaluated._"
+
+
+def mlflow_line() -> str | None:
+    """A link to the tracking server when one is configured (not for the embedded store)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if not uri.startswith(("http://", "https://")):
+        return None
+    run_id = os.environ.get("MLSHIP_MLFLOW_RUN_ID", "").strip()
+    if run_id:
+        return f"MLflow run: [{run_id}]({uri.rstrip('/')}/#/runs/{run_id})"
+    return f"MLflow: runs are tracked on [{uri}]({uri}) (tag `mlship.git_commit` = this commit)."
+
+
+def build(params: Params, params_file: Path) -> str:
+    """Render the report markdown (and copy its images into `report.out_dir`)."""
+    inputs = Inputs(params)
+    out = params.report.out_dir
+    commit = _commit()
+    if inputs.baseline_info:
+        against = (
+            f"main (`{cell(inputs.baseline_info.get('ref'))}` at "
+            f"`{str(inputs.baseline_info.get('sha', ''))[:12]}`)"
+        )
+    elif inputs.no_baseline:
+        against = f"no baseline ({cell(inputs.no_baseline.get('reason', ''))})"
+    else:
+        against = "no baseline (the baseline job did not run)"
+    header = "\n".join(
+        [MARKER, verdict_section(inputs), "", f"_PR commit `{commit[:12]}` vs {against}._"]
+    )
+    link = mlflow_line()
+    sections = [
+        Section("Metrics", (metrics_section(inputs),), 0),
+        Section("Data validation", validation_section(inputs), 1),
+        Section("Data diff (main → PR)", data_section(params, inputs), 2),
+        Section("Params changed", params_section(params_file, inputs), 3),
+        Section("Model", (model_section(params, inputs),), 4),
+        Section("Plots", (plots_section(params, inputs, out),), 5),
+    ]
+    if link:
+        sections.append(Section("Tracking", (link,), 6))
+    return assemble(header, sections, params.report.max_chars)
+
+
+def run(params: Params, params_file: Path = Path("params.yaml")) -> Path:
+    """Write `report.out_dir/report.md`; return its path."""
+    text = build(params, params_file)
+    path = params.report.out_dir / "report.md"
+    write_text(path, text)
+    print(f"report: {path} ({len(text)} characters)")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = stage_parser("report", "Write the pull-request report for CML to post.")
+
+    def _run(params: Params, args: argparse.Namespace) -> Path:
+        return run(params, args.params)
+
+    return run_main(parser, _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

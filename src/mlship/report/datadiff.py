@@ -1,0 +1,234 @@
+"""Profile a table and compare two: schema changes, row counts and per-column shift with PSI.
+
+A profile is small JSON (summary statistics, decile edges, top categories), so main's side can
+travel as a file; the pull request's side is profiled from its data at report time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PSI_EPSILON = 1e-4
+PSI_ALERT = 0.2  # the customary "significant shift" level of the population stability index
+TOP_KEPT = 20
+HIGH_CARDINALITY = 50  # above this many distinct values a column is summarised by its count
+
+
+def _kind(series: pd.Series, numeric: set[str], categorical: set[str]) -> str:
+    name = str(series.name)
+    if name in numeric:
+        return "numeric"
+    if name in categorical:
+        return "categorical"
+    if pd.api.types.is_bool_dtype(series):
+        return "categorical"
+    return "numeric" if pd.api.types.is_numeric_dtype(series) else "categorical"
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.isna(), values.astype(str))
+
+
+def profile_column(series: pd.Series, kind: str) -> dict[str, Any]:
+    """Summary of one column: missing share plus moments and deciles, or top categories."""
+    rows = max(len(series), 1)
+    out: dict[str, Any] = {
+        "kind": kind,
+        "dtype": str(series.dtype),
+        "missing": float(series.isna().sum() / rows),
+    }
+    if kind == "numeric":
+        values = _numeric(series).dropna()
+        if values.empty:
+            return {**out, "mean": None, "std": None, "min": None, "max": None, "edges": []}
+        edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
+        return {
+            **out,
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=0)),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "edges": [float(edge) for edge in edges],
+            "shares": _numeric_shares(series, [float(edge) for edge in edges]),
+        }
+    counts = _as_text(series).value_counts(dropna=True)
+    top = counts.head(TOP_KEPT)
+    return {
+        **out,
+        "distinct": int(len(counts)),
+        # A list, not a mapping: JSON writers sort keys, and the order here is by frequency.
+        "top": [[str(key), float(count / rows)] for key, count in top.items()],
+    }
+
+
+def _numeric_shares(series: pd.Series, edges: list[float]) -> list[float]:
+    """Share of rows in each bin between `edges`, then the missing share last."""
+    values = _numeric(series)
+    rows = max(len(values), 1)
+    present = values.dropna().to_numpy()
+    bins = np.searchsorted(np.asarray(edges), present, side="right")
+    counts = np.bincount(bins, minlength=len(edges) + 1)
+    return [float(c / rows) for c in counts] + [float(values.isna().sum() / rows)]
+
+
+def _categorical_shares(series: pd.Series, categories: list[str]) -> list[float]:
+    values = _as_text(series)
+    rows = max(len(values), 1)
+    shares = [float((values == category).sum() / rows) for category in categories]
+    missing = float(values.isna().sum() / rows)
+    return shares + [max(0.0, 1.0 - sum(shares) - missing), missing]
+
+
+def profile(
+    frame: pd.DataFrame,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    skip: list[str] | None = None,
+) -> dict[str, Any]:
+    """Profile every column but `skip` (ids); declared feature lists decide the kind."""
+    numeric_set, categorical_set = set(numeric or []), set(categorical or [])
+    columns = {
+        str(name): profile_column(frame[name], _kind(frame[name], numeric_set, categorical_set))
+        for name in frame.columns
+        if str(name) not in set(skip or [])
+    }
+    return {"rows": int(len(frame)), "columns": columns}
+
+
+def psi(reference: list[float], current: list[float]) -> float:
+    """Population stability index between two share vectors over the same bins."""
+    ref = np.clip(np.asarray(reference, dtype=np.float64), PSI_EPSILON, None)
+    cur = np.clip(np.asarray(current, dtype=np.float64), PSI_EPSILON, None)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+@dataclass(frozen=True)
+class ColumnShift:
+    """How one column moved from main to the pull request."""
+
+    column: str
+    kind: str
+    main: str
+    pr: str
+    psi: float | None
+
+    @property
+    def alert(self) -> bool:
+        """Whether the shift is large by the customary PSI rule of thumb."""
+        return self.psi is not None and self.psi >= PSI_ALERT
+
+
+@dataclass(frozen=True)
+class DataDiff:
+    """Schema changes, row counts and per-column shift between main's data and the PR's."""
+
+    main_rows: int
+    pr_rows: int
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    retyped: list[tuple[str, str, str]] = field(default_factory=list)
+    shifts: list[ColumnShift] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether nothing visible moved: same schema, rows and a zero PSI everywhere."""
+        return (
+            self.main_rows == self.pr_rows
+            and not (self.added or self.removed or self.retyped)
+            and all(s.main == s.pr and (s.psi or 0.0) < 1e-9 for s in self.shifts)
+        )
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def _summary(column: dict[str, Any], top: int) -> str:
+    missing = f"missing {column['missing']:.1%}"
+    if column["kind"] == "numeric":
+        return f"mean {_fmt(column.get('mean'))}, std {_fmt(column.get('std'))}, {missing}"
+    distinct = column.get("distinct", 0)
+    if distinct > HIGH_CARDINALITY:
+        return f"{distinct} distinct values; {missing}"
+    listed = ", ".join(f"{key} {share:.0%}" for key, share in column.get("top", [])[:top])
+    return f"{listed}; {missing}"
+
+
+def compare(
+    main: dict[str, Any], current: pd.DataFrame, current_profile: dict[str, Any], top: int = 3
+) -> DataDiff:
+    """Compare main's profile with the pull request's data (and its profile)."""
+    main_columns: dict[str, Any] = main.get("columns", {})
+    pr_columns: dict[str, Any] = current_profile["columns"]
+    shared = [name for name in pr_columns if name in main_columns]
+    retyped = [
+        (name, main_columns[name]["kind"], pr_columns[name]["kind"])
+        for name in shared
+        if main_columns[name]["kind"] != pr_columns[name]["kind"]
+    ]
+    shifts = []
+    for name in shared:
+        before, after = main_columns[name], pr_columns[name]
+        value: float | None = None
+        if before["kind"] == after["kind"] == "numeric" and "shares" in before:
+            value = psi(before["shares"], _numeric_shares(current[name], before["edges"]))
+        elif before["kind"] == after["kind"] == "categorical":
+            categories = [str(key) for key, _ in before.get("top", [])]
+            shares = [float(share) for _, share in before.get("top", [])]
+            reference = [*shares, max(0.0, 1 - sum(shares) - before["missing"]), before["missing"]]
+            value = psi(reference, _categorical_shares(current[name], categories))
+        shifts.append(
+            ColumnShift(name, after["kind"], _summary(before, top), _summary(after, top), value)
+        )
+    shifts.sort(key=lambda s: (-(s.psi or 0.0), s.column))
+    return DataDiff(
+        main_rows=int(main.get("rows", 0)),
+        pr_rows=int(current_profile["rows"]),
+        added=[name for name in pr_columns if name not in main_columns],
+        removed=[name for name in main_columns if name not in pr_columns],
+        retyped=retyped,
+        shifts=shifts,
+    )
+
+
+def diff_markdown(diff: DataDiff, max_rows: int | None = None) -> str:
+    """The data diff as markdown; with `max_rows`, only the most shifted columns are listed."""
+    rows_change = diff.pr_rows - diff.main_rows
+    lines = [f"Rows: main {diff.main_rows}, PR {diff.pr_rows} ({rows_change:+d})."]
+    if diff.unchanged:
+        return lines[0] + " Same schema, same distributions: the data did not change.\n"
+    schema = []
+    if diff.added:
+        schema.append("added " + ", ".join(f"`{c}`" for c in diff.added))
+    if diff.removed:
+        schema.append("removed " + ", ".join(f"`{c}`" for c in diff.removed))
+    schema += [f"`{name}` {old} → {new}" for name, old, new in diff.retyped]
+    lines.append("Schema: " + ("; ".join(schema) if schema else "unchanged") + ".")
+    alerts = [s.column for s in diff.shifts if s.alert]
+    if alerts:
+        lines.append(
+            f"⚠️ Shift (PSI ≥ {PSI_ALERT}) in: " + ", ".join(f"`{c}`" for c in alerts) + "."
+        )
+    shown = diff.shifts if max_rows is None else diff.shifts[:max_rows]
+    lines += ["", "| column | kind | main | PR | PSI |", "|---|---|---|---|---:|"]
+    for shift in shown:
+        mark = " ⚠️" if shift.alert else ""
+        value = "n/a" if shift.psi is None else f"{shift.psi:.3f}{mark}"
+        lines.append(f"| `{shift.column}` | {shift.kind} | {shift.main} | {shift.pr} | {value} |")
+    if len(shown) < len(diff.shifts):
+        lines.append(
+            f"\n_{len(diff.shifts) - len(shown)} more column(s) not listed to fit the comment; "
+            "they shifted less than those above._"
+        )
+    return "\n".join(lines) + "\n"
