@@ -1,0 +1,313 @@
+"""Run the real workflow files under act (self-hosted platform, offline) on scenario repositories.
+
+A scenario repository is a copy of this project (tracked and new files, as they are now) with a
+`main` commit and a pull-request branch on top. act runs a workflow from it on the host; pinned
+third-party actions are replaced by the local stand-ins in tests/workflows/actions/, selected
+from the `uses:` pins of the workflow files themselves. Artifacts live in one directory per
+scenario (GitHub's artifact storage, shared by the CI run and the pr-report run) and the `cml`
+stand-in records every comment it is asked to post.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess  # nosec B404 - runs git and act with fixed arguments
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+STANDINS = HERE / "actions"
+EVENTS = HERE / "events"
+ACT = Path(sys.executable).parent / "act"
+WORKFLOWS = REPO / ".github" / "workflows"
+GITHUB_REPOSITORY = "acme/mlship"
+# Far future: the prepared virtualenv counts as installed, so `make` never reinstalls into it.
+INSTALLED_MTIME = 4_102_444_800  # 2100-01-01
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "mlship tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "mlship tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def standin_flags() -> list[str]:
+    """`--local-repository` flags: each SHA-pinned action of the workflows -> its stand-in."""
+    flags: set[str] = set()
+    for workflow in sorted(WORKFLOWS.glob("*.yml")):
+        for name, sha in USES.findall(workflow.read_text(encoding="utf-8")):
+            standin = STANDINS / name
+            if not (standin / "action.yml").is_file():
+                raise AssertionError(f"{workflow.name} uses {name}, which has no stand-in")
+            flags.add(f"{name}@{sha}={standin}")
+    return [arg for flag in sorted(flags) for arg in ("--local-repository", flag)]
+
+
+def make_act_venv(dest: Path) -> Path:
+    """A virtualenv that reuses this session's installed packages and console scripts.
+
+    The Makefile's VENV points at it, with `.installed` dated in the future, so no job installs
+    anything; the packages come from the running virtualenv through a .pth file, and each
+    console script is a wrapper that runs it with this interpreter.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = dest / "lib" / version / "site-packages"
+    shared_site = sysconfig.get_paths()["purelib"]
+    (site / "_mlship_shared.pth").write_text(
+        f"import site; site.addsitedir({shared_site!r})\n", encoding="utf-8"
+    )
+    shared_bin = Path(sys.executable).parent
+    for script in sorted(shared_bin.iterdir()):
+        target = dest / "bin" / script.name
+        if target.exists() or not script.is_file() or not os.access(script, os.X_OK):
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if first.startswith(b"#!") and b"python" in first:
+            target.write_text(
+                f'#!/bin/sh\nexec "{dest}/bin/python" "{script}" "$@"\n', encoding="utf-8"
+            )
+            target.chmod(0o755)
+        else:
+            target.symlink_to(script)
+    installed = dest / ".installed"
+    installed.touch()
+    os.utime(installed, (INSTALLED_MTIME, INSTALLED_MTIME))
+    return dest
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity; return its stdout."""
+    result = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+        text=True,
+    )  # nosec B603 B607
+    return result.stdout.strip()
+
+
+def project_files() -> list[str]:
+    """This project's files as they are now: tracked and new, minus what git ignores."""
+    listed = git(REPO, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    return sorted({name for name in listed.split("\0") if name and (REPO / name).is_file()})
+
+
+def edit_yaml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Load a YAML file, apply `change` to it, and write it back."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def small_example(params: dict[str, Any]) -> None:
+    """Scenario repositories use a 3,000-row example so each CI run stays short."""
+    params["generate"]["rows"] = 3000
+
+
+def create_repo(dest: Path, on_main: Callable[[Path], None] = lambda _: None) -> Path:
+    """Copy the project into `dest` and commit it as `main` of acme/mlship."""
+    for name in project_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    edit_yaml(dest / "params.yaml", small_example)
+    on_main(dest)
+    git(dest, "init", "--quiet", "--initial-branch=main")
+    git(dest, "remote", "add", "origin", f"https://github.com/{GITHUB_REPOSITORY}.git")
+    git(dest, "add", "--all")
+    git(dest, "commit", "--quiet", "--message", "main")
+    git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")
+    return dest
+
+
+def push_pr(repo: Path, message: str, change: Callable[[Path], None], branch: str = "pr") -> str:
+    """Commit `change` on the PR branch (created from main the first time); return its SHA."""
+    current = git(repo, "branch", "--show-current")
+    if current != branch:
+        git(repo, "checkout", "--quiet", "-B", branch, "main")
+    change(repo)
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def event(template: str, **values: Any) -> dict[str, Any]:
+    """An event JSON fixture with its `{placeholders}` filled in."""
+    text = (EVENTS / template).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass
+class ActRun:
+    """One act invocation: each job's result and output, and how long it took."""
+
+    returncode: int
+    seconds: float
+    jobs: dict[str, str] = field(default_factory=dict)
+    output: dict[str, list[str]] = field(default_factory=dict)
+    stderr: str = ""
+
+    def result(self, job: str) -> str:
+        """`success` or `failure`; a job act never ran (unmet `needs`) is `skipped`."""
+        return self.jobs.get(job, "skipped")
+
+    def log(self, job: str) -> str:
+        """Everything a job's steps printed."""
+        return "".join(self.output.get(job, []))
+
+    def describe(self) -> str:
+        """Job results and the tail of each job's log, for assertion messages."""
+        lines = [f"act exit {self.returncode} after {self.seconds:.0f}s: {self.jobs}"]
+        for job, chunks in self.output.items():
+            lines.append(f"--- {job} ---\n{''.join(chunks)[-3000:]}")
+        lines.append(f"--- act stderr ---\n{self.stderr[-2000:]}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Scenario:
+    """A scenario repository, its work directory and the records of its runs."""
+
+    repo: Path
+    work: Path
+    act_venv: Path
+    runs: int = 0
+
+    @property
+    def artifacts(self) -> Path:
+        """GitHub's artifact storage for this scenario."""
+        return self.work / "artifacts"
+
+    @property
+    def cache_calls(self) -> list[dict[str, Any]]:
+        """Every restore/save the actions/cache stand-in performed."""
+        log = self.work / "cache" / "log.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+    @property
+    def cml_log(self) -> Path:
+        """Where the `cml` stand-in records comments."""
+        return self.work / "cml.jsonl"
+
+    def act(
+        self,
+        event_name: str,
+        workflow: str,
+        payload: dict[str, Any],
+        job: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 1200,
+    ) -> ActRun:
+        """Run `act <event_name>` on one workflow file from the repository's checked-out branch."""
+        # pylint: disable=too-many-locals
+        self.runs += 1
+        home = self.work / f"home-{self.runs}"
+        home.mkdir(parents=True)
+        event_file = self.work / f"event-{self.runs}.json"
+        event_file.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        env_vars = {
+            "MLSHIP_ACT_VENV": str(self.act_venv),
+            "MLSHIP_ACT_HARNESS": str(HERE),
+            "MLSHIP_ACT_ARTIFACTS": str(self.artifacts),
+            "MLSHIP_ACT_CACHE": str(self.work / "cache"),
+            "MLSHIP_ACT_REPO": str(self.repo),
+            "MLSHIP_CML_LOG": str(self.cml_log),
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            **(extra_env or {}),
+        }
+        command = [
+            str(ACT),
+            event_name,
+            "--workflows",
+            f".github/workflows/{workflow}",
+            "--eventpath",
+            str(event_file),
+            "--platform",
+            "ubuntu-latest=-self-hosted",
+            "--json",
+            # GitHub always provides GITHUB_TOKEN, fork PRs included; no other secret is given.
+            "--secret",
+            "GITHUB_TOKEN=ghs_stand_in_token",
+            # No advisory service is reachable here: the audit warns instead of failing.
+            "--var",
+            "AUDIT_REQUIRED=0",
+            *standin_flags(),
+        ]
+        for key, value in env_vars.items():
+            command += ["--env", f"{key}={value}"]
+        if job:
+            # act runs the job and every job it needs, like GitHub for a partial graph.
+            command += ["--job", job]
+        # A clean environment: nothing of the developer's (MLflow server, tokens) leaks in.
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(self.work),
+        }
+        start = time.monotonic()
+        proc = subprocess.run(
+            command, cwd=self.repo, env=env, capture_output=True, text=True, timeout=timeout
+        )  # nosec B603
+        run = ActRun(proc.returncode, time.monotonic() - start, stderr=proc.stderr)
+        for line in proc.stdout.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            job = record.get("jobID")
+            if not job:
+                continue
+            if "jobResult" in record:
+                run.jobs[job] = record["jobResult"]
+            if record.get("raw_output"):
+                run.output.setdefault(job, []).append(record.get("msg", ""))
+            elif record.get("level") in {"error", "warning"} or "stepResult" in record:
+                run.output.setdefault(job, []).append(record.get("msg", "") + "\n")
+        (self.work / f"act-{self.runs}.log").write_text(run.describe(), encoding="utf-8")
+        return run
+
+    def comments(self) -> list[dict[str, Any]]:
+        """Every `cml comment` call recorded so far, oldest first."""
+        if not self.cml_log.exists():
+            return []
+        lines = self.cml_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+    def posted(self) -> list[dict[str, Any]]:
+        """The comments as they stand on GitHub (after updates)."""
+        state = Path(f"{self.cml_log}.state.json")
+        if not state.exists():
+            return []
+        loaded: list[dict[str, Any]] = json.loads(state.read_text(encoding="utf-8"))
+        return loaded
+
+    def artifact_calls(self) -> list[dict[str, Any]]:
+        """Every upload/download the artifact stand-ins received."""
+        log = self.artifacts / "log.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]

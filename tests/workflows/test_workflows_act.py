@@ -1,0 +1,340 @@
+"""The real workflow files, run under act on scenario pull requests (issue 3, S1-S6).
+
+Each module-scoped fixture builds one scenario repository (main plus a PR branch), runs
+ci.yml for the PR with act and then pr-report.yml for that CI run, as GitHub would, and keeps
+the job results, the artifact calls and the comments the `cml` stand-in recorded.
+
+S1 runs every CI job. The other scenarios run `--job report`, which act expands to the jobs it
+needs (data, train, gate, report): lint, format, security and test do not depend on what those
+PRs change, and running them again would triple the time. Their `check` verdict is the `check`
+job's own step (`make all-green`) applied to the results act produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess  # nosec B404
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from act_harness import ActRun, Scenario, create_repo, edit_yaml, event, git, make_act_venv, push_pr
+
+pytestmark = pytest.mark.slow
+
+ALL_JOBS = ("lint", "format", "security", "test", "data", "train", "gate", "report", "check")
+# The test job inside S1 runs a fast part of the suite: the whole suite would run these act
+# scenarios again, recursively.
+NESTED_PYTEST_ARGS = "-q -p no:cacheprovider tests/config"
+CI_RUN_ID = 4242
+MODEL_JOBS = ("data", "train", "gate", "report")
+
+
+@dataclass
+class PullRequest:
+    """One push to a scenario PR: its CI run and the pr-report run that followed."""
+
+    scenario: Scenario
+    number: int
+    ci: ActRun
+    report: ActRun
+
+    def comment(self) -> dict[str, object]:
+        """The last comment call the `cml` stand-in recorded."""
+        calls = self.scenario.comments()
+        assert calls, f"no comment recorded\n{self.report.describe()}"
+        return calls[-1]
+
+
+def _scenario(
+    factory: pytest.TempPathFactory,
+    venv: Path,
+    name: str,
+    on_main: Callable[[Path], None] = lambda _: None,
+) -> Scenario:
+    work = factory.mktemp(name)
+    return Scenario(create_repo(work / "repo", on_main), work, venv)
+
+
+def _conclusion(run: ActRun) -> str:
+    return "failure" if "failure" in run.jobs.values() else "success"
+
+
+def push(
+    scenario: Scenario,
+    number: int,
+    message: str,
+    change: Callable[[Path], None],
+    job: str | None = "report",
+    fork: bool = False,
+) -> PullRequest:
+    """Push `change` to the PR, run CI on it, then the pr-report workflow for that CI run."""
+    head = push_pr(scenario.repo, message, change)
+    base = git(scenario.repo, "rev-parse", "main")
+    head_repository = "contributor/mlship" if fork else "acme/mlship"
+    common = {"head_sha": head, "head_repository": head_repository, "fork": json.dumps(fork)}
+    payload = event("pull_request.json", number=number, title=message, base_sha=base, **common)
+    ci = scenario.act(
+        "pull_request", "ci.yml", payload, job=job, extra_env={"PYTEST_ARGS": NESTED_PYTEST_ARGS}
+    )
+    # GitHub lists no pull request on a workflow_run triggered from a fork.
+    listed = [] if fork else [{"number": number, "head": {"ref": "pr", "sha": head}}]
+    run_payload = event(
+        "workflow_run.json",
+        run_id=CI_RUN_ID,
+        conclusion=_conclusion(ci),
+        pull_requests=json.dumps(listed),
+        **common,
+    )
+    report = scenario.act("workflow_run", "pr-report.yml", run_payload)
+    return PullRequest(scenario, number, ci, report)
+
+
+def check_verdict(scenario: Scenario, run: ActRun) -> subprocess.CompletedProcess[str]:
+    """The `check` job's step (`make all-green`) on the results of the model jobs act ran."""
+    needs = {job: {"result": run.result(job), "outputs": {}} for job in MODEL_JOBS}
+    return subprocess.run(
+        ["make", "--no-print-directory", "all-green"],
+        cwd=scenario.repo,
+        env={**os.environ, "NEEDS_JSON": json.dumps(needs)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # nosec B603 B607
+
+
+def _set_params(**sections: dict[str, object]) -> Callable[[Path], None]:
+    def change(repo: Path) -> None:
+        def apply(params: dict[str, object]) -> None:
+            for section, values in sections.items():
+                current = params[section]
+                assert isinstance(current, dict)
+                current.update(values)
+
+        edit_yaml(repo / "params.yaml", apply)
+
+    return change
+
+
+def _touch_docstring(text: str) -> Callable[[Path], None]:
+    def change(repo: Path) -> None:
+        module = repo / "src" / "mlship" / "files.py"
+        source = module.read_text(encoding="utf-8")
+        first = source.index('"""', 3)
+        module.write_text(source[:first] + f" {text}" + source[first:], encoding="utf-8")
+
+    return change
+
+
+def _metric_row(markdown: str, metric: str) -> str:
+    rows = [line for line in markdown.splitlines() if line.startswith("|") and metric in line]
+    assert rows, f"no table row for {metric} in the comment:\n{markdown[:3000]}"
+    return rows[0]
+
+
+@pytest.fixture(scope="session")
+def act_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The virtualenv every act job uses (this session's packages, nothing installed)."""
+    return make_act_venv(tmp_path_factory.mktemp("act-venv") / "venv")
+
+
+# --- S1 and S5: a docstring-only PR, then a second push to it ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def docstring_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
+    """S1: a PR that only edits a docstring, with every CI job run."""
+    scenario = _scenario(tmp_path_factory, act_venv, "s1-docstring")
+    return push(scenario, 11, "Reword a docstring", _touch_docstring("(reworded)"), job=None)
+
+
+@pytest.fixture(scope="module")
+def second_push(docstring_pr: PullRequest) -> PullRequest:
+    """S5: a second push on the same PR, changing a parameter the report lists."""
+    change = _set_params(evaluate={"importance_repeats": 2})
+    return push(docstring_pr.scenario, 11, "Fewer importance repeats", change)
+
+
+def test_docstring_only_pr_turns_every_ci_job_green(docstring_pr: PullRequest) -> None:
+    run = docstring_pr.ci
+    assert {job: run.result(job) for job in ALL_JOBS} == dict.fromkeys(
+        ALL_JOBS, "success"
+    ), run.describe()
+
+
+def test_docstring_only_pr_passes_the_gate_with_no_metric_change(
+    docstring_pr: PullRequest,
+) -> None:
+    assert re.search(r"gate: pass", docstring_pr.ci.log("gate")), docstring_pr.ci.describe()
+    markdown = str(docstring_pr.comment()["markdown"])
+    assert "no metric change" in markdown.lower(), markdown[:3000]
+
+
+def test_docstring_only_pr_gets_one_comment_posted_with_its_plots(
+    docstring_pr: PullRequest,
+) -> None:
+    assert docstring_pr.report.result("comment") == "success", docstring_pr.report.describe()
+    comment = docstring_pr.comment()
+    assert comment["argv"][:3] == ["cml", "comment", "update"]
+    assert comment["target"] == "pr/11" and comment["publish"] is True
+    assert comment["images"] and not comment["missing_images"], comment["images"]
+    assert len(docstring_pr.scenario.posted()) == 1
+
+
+def test_second_push_updates_the_one_comment_instead_of_adding_another(
+    docstring_pr: PullRequest, second_push: PullRequest
+) -> None:
+    assert second_push.report.result("comment") == "success", second_push.report.describe()
+    calls = second_push.scenario.comments()
+    assert [c["result"] for c in calls] == ["created", "updated"]
+    assert calls[0]["comment_id"] == calls[1]["comment_id"]
+    posted = second_push.scenario.posted()
+    assert len(posted) == 1, posted
+    assert posted[0]["body"] == calls[1]["markdown"]
+    assert "importance_repeats" in posted[0]["body"]
+    assert docstring_pr.number == second_push.number
+
+
+# --- S2: a PR that makes the model worse --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def degrading_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
+    """S2: a PR that cripples the model through params (two tiny trees)."""
+    scenario = _scenario(tmp_path_factory, act_venv, "s2-degrade")
+    change = _set_params(
+        train={"hyperparams": {"learning_rate": 0.05, "max_iter": 2, "max_leaf_nodes": 2}}
+    )
+    return push(scenario, 12, "Make training faster", change)
+
+
+def test_degrading_pr_fails_the_gate_and_the_check(degrading_pr: PullRequest) -> None:
+    run = degrading_pr.ci
+    assert (run.result("data"), run.result("train")) == ("success", "success"), run.describe()
+    assert run.result("gate") == "failure", run.describe()
+    assert run.result("report") == "success", run.describe()
+    verdict = check_verdict(degrading_pr.scenario, run)
+    assert verdict.returncode != 0
+    assert "not all green: gate" in verdict.stderr
+
+
+def test_degrading_pr_gate_names_metric_baseline_candidate_delta_interval_threshold(
+    degrading_pr: PullRequest,
+) -> None:
+    log = degrading_pr.ci.log("gate")
+    failing = [line for line in log.splitlines() if "fail" in line and "roc_auc" in line]
+    assert failing, log[-3000:]
+    for word in ("baseline", "candidate", "delta", "threshold"):
+        assert word in failing[0].lower(), failing[0]
+    assert re.search(r"\bCI \[[-+]\d|interval", failing[0]), failing[0]
+
+
+def test_degrading_pr_comment_shows_what_got_worse_and_by_how_much(
+    degrading_pr: PullRequest,
+) -> None:
+    comment = degrading_pr.comment()
+    markdown = str(comment["markdown"])
+    assert comment["target"] == "pr/12"
+    head = markdown[:600].lower()
+    assert "fail" in head, markdown[:600]
+    row = _metric_row(markdown, "roc_auc")
+    numbers = re.findall(r"[-+−]?\d+\.\d+", row)
+    assert len(numbers) >= 4, row  # baseline, candidate, delta and the interval
+    assert re.search(r"[-−]\d", row), row  # a negative delta
+
+
+# --- S3: a PR that makes the model better -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def improving_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
+    """S3: on 3,000 rows main's boosted trees overfit; the PR switches to the linear model."""
+    scenario = _scenario(tmp_path_factory, act_venv, "s3-improve")
+    change = _set_params(train={"model": "linear", "hyperparams": {}})
+    return push(scenario, 13, "Use the linear model", change)
+
+
+def test_improving_pr_passes_the_gate(improving_pr: PullRequest) -> None:
+    run = improving_pr.ci
+    jobs = {job: run.result(job) for job in ("data", "train", "gate", "report")}
+    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
+    assert "gate: pass" in run.log("gate"), run.log("gate")[-2000:]
+    assert check_verdict(improving_pr.scenario, run).returncode == 0
+
+
+def test_improving_pr_comment_shows_positive_deltas(improving_pr: PullRequest) -> None:
+    markdown = str(improving_pr.comment()["markdown"])
+    assert "pass" in markdown[:600].lower(), markdown[:600]
+    row = _metric_row(markdown, "roc_auc")
+    assert re.search(r"\+0\.\d*[1-9]", row), row
+
+
+# --- S4 and S6: a fork PR whose data breaks the contract ----------------------------------------
+
+BAD_ROWS = {"age": 7, "contract": "weekly"}
+MARKER = "PR-CODE-RAN"
+
+
+def _bad_data_from_a_fork(repo: Path) -> None:
+    """New data with contract violations, and a Makefile that would betray running PR code."""
+    # pylint: disable=import-outside-toplevel
+    from mlship.data.generate import generate_churn
+
+    frame = generate_churn(3000, 7, "2026-07", 2)
+    frame.loc[frame.index[:3], "age"] = BAD_ROWS["age"]
+    frame.loc[frame.index[3:5], "contract"] = BAD_ROWS["contract"]
+    (repo / "incoming").mkdir()
+    frame.to_csv(repo / "incoming" / "churn.csv", index=False)
+    _set_params(data={"path": "incoming/churn.csv"})(repo)
+    makefile = repo / "Makefile"
+    text = makefile.read_text(encoding="utf-8")
+    trap = f"\ttouch {repo.parent / MARKER}\n"
+    assert "\t@number=" in text
+    text = text.replace("\t@number=", trap + "\t@number=", 1)
+    makefile.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def bad_data_fork_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
+    """S4 + S6: a PR from a fork adding data that violates the contract, no secrets given."""
+    scenario = _scenario(tmp_path_factory, act_venv, "s4-bad-data")
+    return push(scenario, 14, "Add July data", _bad_data_from_a_fork, fork=True)
+
+
+def test_bad_data_fails_the_data_job_listing_each_violation(bad_data_fork_pr: PullRequest) -> None:
+    run = bad_data_fork_pr.ci
+    assert run.result("data") == "failure", run.describe()
+    log = run.log("data")
+    assert "age" in log and "contract" in log, log[-3000:]
+
+
+def test_bad_data_stops_training_and_gate_but_still_reports(bad_data_fork_pr: PullRequest) -> None:
+    run = bad_data_fork_pr.ci
+    assert (run.result("train"), run.result("gate")) == ("skipped", "skipped"), run.describe()
+    assert run.result("report") == "success", run.describe()
+    assert (
+        "not all green: data, gate, train" in check_verdict(bad_data_fork_pr.scenario, run).stderr
+    )
+
+
+def test_bad_data_comment_says_validation_failed_and_why(bad_data_fork_pr: PullRequest) -> None:
+    markdown = str(bad_data_fork_pr.comment()["markdown"])
+    assert "validation" in markdown.lower() and "fail" in markdown.lower(), markdown[:3000]
+    assert "`age`" in markdown and "`contract`" in markdown, markdown[:3000]
+
+
+def test_fork_pr_comment_is_posted_without_secrets_or_pr_code(
+    bad_data_fork_pr: PullRequest,
+) -> None:
+    pr = bad_data_fork_pr
+    assert pr.report.result("comment") == "success", pr.report.describe()
+    comment = pr.comment()
+    assert comment["target"] == "pr/14" and comment["repo_token_given"] is True
+    downloads = [c for c in pr.scenario.artifact_calls() if c["op"] == "download"]
+    assert {"name": "mlship-report", "run_id": str(CI_RUN_ID), "token_given": True} in [
+        {k: c[k] for k in ("name", "run_id", "token_given")} for c in downloads
+    ]
+    assert not (pr.scenario.repo.parent / MARKER).exists(), "pr-report ran the PR's Makefile"
