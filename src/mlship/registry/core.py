@@ -131,6 +131,11 @@ class Registry:
     def status(self) -> list[VersionRow]:
         """Every version with its aliases, metrics and when it last became champion."""
         rows = []
+        # Searched versions do not carry aliases on every store; the registered model does.
+        aliases: dict[str, list[str]] = {}
+        if self.exists():
+            for alias, number in self.client.get_registered_model(self.name).aliases.items():
+                aliases.setdefault(str(number), []).append(alias)
         for version in self.versions():
             metrics = {
                 key[len(METRIC_PREFIX) :]: float(value)
@@ -141,7 +146,7 @@ class Registry:
             rows.append(
                 VersionRow(
                     version=str(version.version),
-                    aliases=tuple(sorted(version.aliases)),
+                    aliases=tuple(sorted(aliases.get(str(version.version), []))),
                     created=created.strftime("%Y-%m-%d %H:%M:%S"),
                     promoted_at=version.tags.get(PROMOTED_AT_TAG, ""),
                     run_id=str(version.run_id or ""),
