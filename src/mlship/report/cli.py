@@ -215,8 +215,8 @@ def validation_section(inputs: Inputs) -> tuple[str, ...]:
     """This branch's data validation, in full, and main's in one line."""
     return tuple(
         "\n".join(
-            _validation_lines(inputs.validation, "PR", shown)
-            + _validation_lines(inputs.base_validation, "main", 0)[:1]
+            _validation_lines(inputs.base_validation, "main", 0)[:1]
+            + _validation_lines(inputs.validation, "PR", shown)
         )
         for shown in (None, 10, 0)
     )
@@ -271,6 +271,8 @@ def model_section(params: Params, inputs: Inputs) -> str:
         latency = latency_ms(directory, runs)
         shown = "n/a" if latency is None else f"{latency:.2f} ms"
         rows.append(f"| {who} | {path.stat().st_size / 1024:.1f} KiB | {shown} |")
+    if all(row.endswith("| n/a | n/a |") for row in rows[2:]):
+        return "_No model on either side._"
     return "\n".join(rows)
 
 

@@ -1,0 +1,141 @@
+"""`mlship gate` on a trained project: exit codes, the one-line messages, held-out row hashes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlship.config import Params
+from mlship.gate import baseline
+from mlship.gate import cli as gate_cli
+
+
+@pytest.fixture(name="project")
+def _project(
+    trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the trained project whose baseline is its own outputs (main == PR)."""
+    source, _ = trained_project
+    root = tmp_path / "project"
+    shutil.copytree(source, root)
+    monkeypatch.chdir(root)
+    text = (root / "params.yaml").read_text(encoding="utf-8")
+    baseline_dir = root / "reports/baseline"
+    baseline_dir.mkdir(parents=True)
+    baseline.collect_outputs(root, yaml.safe_load(text), text, baseline_dir)
+    return root
+
+
+def _degrade_candidate(root: Path) -> None:
+    path = root / "artifacts/eval/predictions.csv"
+    frame = pd.read_csv(path, dtype={"id": str})
+    noise = np.random.default_rng(0).normal(scale=0.35, size=len(frame))
+    frame["score"] = np.clip(frame["score"] + noise, 0.001, 0.999)
+    frame.to_csv(path, index=False)
+
+
+def _gate_json(root: Path) -> dict[str, object]:
+    result: dict[str, object] = json.loads((root / "reports/gate/gate.json").read_text("utf-8"))
+    return result
+
+
+def test_gate_passes_with_no_metric_change_when_predictions_equal_mains(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gate_cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "no metric change" in out
+    assert "mlship gate: pass" in out
+    assert "no metric change" in (project / "reports/gate/gate.md").read_text("utf-8")
+
+
+def test_gate_exits_5_with_one_line_per_failing_metric(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _degrade_candidate(project)
+    assert gate_cli.main([]) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    metrics: list[dict[str, str]] = _gate_json(project)["metrics"]  # type: ignore[assignment]
+    failing = [m for m in metrics if m["verdict"] != "pass"]
+    assert len(err) == len(failing) >= 2
+    for line, metric in zip(err, failing):
+        assert line.startswith(f"mlship gate: {metric['name']}: ")
+        for part in ("baseline ", "candidate ", "delta ", "95% CI [", "threshold: "):
+            assert part in line
+
+
+def test_gate_rescores_mains_model_when_the_held_out_rows_differ(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holdout = project / "reports/baseline/holdout.json"
+    info = json.loads(holdout.read_text("utf-8"))
+    holdout.write_text(json.dumps({**info, "rows_hash": "changed-data"}), encoding="utf-8")
+    assert gate_cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this branch's held-out rows" in out
+    # Same model scored on the same rows: the re-scored baseline equals the candidate.
+    assert _gate_json(project)["mode"] == "no_change"
+
+
+def test_gate_fails_closed_when_mains_model_cannot_score_the_new_rows(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project / "reports/baseline"
+    info = json.loads((base / "holdout.json").read_text("utf-8"))
+    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
+    meta = json.loads((base / "model.json").read_text("utf-8"))
+    meta["numeric"].append("ghost_column")
+    (base / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert gate_cli.main([]) == 5
+    err = capsys.readouterr().err
+    assert "fails closed" in err and "ghost_column" in err
+    assert _gate_json(project)["verdict"] == "fail"
+
+
+def test_gate_checks_floors_only_when_main_does_not_exist_yet(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project / "reports/baseline"
+    shutil.rmtree(base)
+    base.mkdir()
+    (base / "none.json").write_text(json.dumps({"reason": "'main' does not exist"}), "utf-8")
+    assert gate_cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "only floors were checked" in out
+    assert _gate_json(project)["mode"] == "floors_only"
+
+
+def test_gate_without_a_baseline_asks_for_make_baseline(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(project / "reports/baseline")
+    assert gate_cli.main([]) == 3
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "run `make baseline` first" in line
+
+
+def test_gate_without_a_trained_model_asks_for_make_smoke(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "artifacts/eval/predictions.csv").unlink()
+    assert gate_cli.main([]) == 4
+    assert "run `make smoke` first" in capsys.readouterr().err
+
+
+def test_baseline_writes_none_json_when_the_ref_does_not_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_project: tuple[Path, Params]
+) -> None:
+    _, params = trained_project
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    info = baseline.run(params, "origin/no-such-branch")
+    written = json.loads((tmp_path / "reports/baseline/none.json").read_text("utf-8"))
+    assert written == info
+    assert "does not exist" in written["reason"]
