@@ -272,3 +272,14 @@ def test_schema_file_invalid_yaml_is_named(tmp_path: Path) -> None:
 def test_no_schema_file_means_params_checks_only() -> None:
     assert load_schema_file(None) == SchemaFile()
     assert check(small(x=[-5.0, 1e9, 0.0, 1.0])).valid
+
+
+def test_infinite_numbers_are_reported_with_examples() -> None:
+    violation = only(check(small(x=[1.0, np.inf, 3.0, 4.0])), "x")
+    assert violation.check == "finite"
+    assert violation.count == 1 and violation.examples == ["'inf'"]
+
+
+def test_boolean_target_matches_positive_label_true() -> None:
+    data = SMALL.model_copy(update={"positive_label": 1})  # `true` in YAML parses as 1
+    assert check(small(y=[True, False, True, False]), data=data).valid

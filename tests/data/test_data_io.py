@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlship.config import DataParams
-from mlship.data.io import model_frame, read_table, require_columns, write_table
+from mlship.data.io import class_labels, model_frame, read_table, require_columns, write_table
 from mlship.errors import DataError
 
 DATA = DataParams(
@@ -118,3 +118,37 @@ def test_numeric_text_that_parses_is_accepted() -> None:
     frame = pd.DataFrame({"n": ["1.5", None], "zip": ["a", "b"], "plan": ["p", "q"]})
     out = model_frame(frame, DATA)
     assert out["n"].iloc[0] == 1.5 and np.isnan(out["n"].iloc[1])
+
+
+def test_mixed_type_category_becomes_all_text() -> None:
+    # Objects from JSON or Parquet can mix numbers and text; the encoder needs one type.
+    frame = pd.DataFrame({"n": [1.0, 2.0, 3.0], "zip": [75001, "2A004", None], "plan": "p"})
+    out = model_frame(frame.astype({"zip": object}), DATA)
+    assert out["zip"].iloc[:2].tolist() == ["75001", "2A004"]
+    assert pd.isna(out["zip"].iloc[2])
+
+
+def test_infinite_number_is_an_error_naming_the_column() -> None:
+    frame = pd.DataFrame({"n": [1.0, np.inf, -np.inf], "zip": "a", "plan": "p"})
+    with pytest.raises(DataError, match="column 'n': 2 value.s. are infinite"):
+        model_frame(frame, DATA)
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (pd.Series([0.0, 1.0, 1.0]), [0, 1, 1]),
+        (pd.Series([True, False]), [1, 0]),
+        (pd.Series(["yes", "no"]), ["yes", "no"]),
+        (pd.Series([0.5, 1.0]), [0.5, 1.0]),
+    ],
+)
+def test_class_labels_read_as_float_or_bool_become_integers(
+    labels: pd.Series, expected: list[object]
+) -> None:
+    assert class_labels(labels).tolist() == expected
+
+
+def test_class_labels_with_a_gap_keep_it_missing() -> None:
+    out = class_labels(pd.Series([1.0, np.nan, 0.0]))
+    assert out.iloc[0] == 1 and pd.isna(out.iloc[1])

@@ -142,3 +142,9 @@ def test_rows_hash_identifies_rows_and_their_order() -> None:
     assert same == rows_hash(frame.copy(), ["id", "y"])
     assert same != rows_hash(frame.iloc[::-1], ["id", "y"])
     assert same != rows_hash(frame.assign(y=[1, 1]), ["id", "y"])
+
+
+def test_positive_label_matches_classes_read_as_floats() -> None:
+    params = data("binary", positive=1)
+    pipeline, _ = fit(params, [0.0, 1.0] * 4)
+    assert Labels.from_model(pipeline, params).positive_index == 1

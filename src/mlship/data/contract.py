@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
@@ -138,9 +139,15 @@ def _rule_checks(rule: ColumnRule) -> list[pa.Check]:
 
 
 def _as_text(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype("int64")  # as the pipeline reads labels (io.class_labels)
     if pd.api.types.is_float_dtype(series) and (series.dropna() % 1 == 0).all():
         series = series.astype("Int64")
     return series.astype(str)
+
+
+# "inf" parses as a number, but no estimator can fit it.
+_FINITE = pa.Check(np.isfinite, name="finite")
 
 
 def _max_missing(limit: float) -> pa.Check:
@@ -166,7 +173,7 @@ def build_schema(
         rule = schema_file.columns.get(name, ColumnRule())
         columns[name] = pa.Column(
             float,
-            checks=[*_rule_checks(rule), _max_missing(rules.max_missing_fraction)],
+            checks=[*_rule_checks(rule), _FINITE, _max_missing(rules.max_missing_fraction)],
             nullable=rule.nullable,
             unique=rule.unique,
             coerce=True,

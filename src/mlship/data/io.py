@@ -73,19 +73,40 @@ def model_frame(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
             raise DataError(
                 f"column '{column}': {int(lost.sum())} value(s) are not numbers, e.g. {examples}"
             )
+        infinite = np.isinf(values)
+        if infinite.any():
+            raise DataError(f"column '{column}': {int(infinite.sum())} value(s) are infinite")
         out[column] = values
     for column in data.categorical:
         values = frame[column]
-        if pd.api.types.is_numeric_dtype(values):
-            # Rare (codes read as numbers), so a per-value map is affordable here.
+        if not isinstance(values.dtype, pd.StringDtype):
+            # Codes read as numbers, or mixed objects (JSON, Parquet): the encoder needs all
+            # text. Rare (readers give text columns a string dtype), so a per-value map is fine.
             values = values.map(_as_category)
         out[column] = values.astype(object).where(values.notna(), np.nan)
     return out
 
 
+def class_labels(target: pd.Series) -> pd.Series:
+    """Class labels as people wrote them: 1.0 read as float (or True) is the class 1.
+
+    A label column with a gap or stored as float or bool would otherwise give classes
+    "1.0" or "True" that no longer match `positive_label: 1` or the labels of other files.
+    """
+    if pd.api.types.is_bool_dtype(target):
+        return target.astype("int64")
+    if pd.api.types.is_float_dtype(target):
+        known = target.dropna()
+        if (known % 1 == 0).all():
+            return target.astype("Int64") if target.isna().any() else target.astype("int64")
+    return target
+
+
 def _as_category(value: object) -> object:
     if value is pd.NA or value is None:  # nullable integer columns (e.g. from Parquet)
         return np.nan
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
     if isinstance(value, float):
         if np.isnan(value):
             return np.nan

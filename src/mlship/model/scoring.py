@@ -32,10 +32,20 @@ class Labels:
         if len(classes) != 2:
             raise DataError(f"task 'binary' needs exactly 2 target classes, found {classes}")
         positive = data.positive_label if data.positive_label is not None else classes[-1]
-        matches = [i for i, value in enumerate(classes) if str(value) == str(positive)]
+        wanted = _label_text(positive)
+        matches = [i for i, value in enumerate(classes) if _label_text(value) == wanted]
         if not matches:
             raise DataError(f"positive_label {positive!r} is not a target class {classes}")
         return cls(classes, matches[0])
+
+
+def _label_text(value: Any) -> str:
+    """A label as text, so that 1, 1.0, "1" and True name the same class."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plain(value: Any) -> Any:

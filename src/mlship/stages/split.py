@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mlship.config import Params
-from mlship.data.io import model_frame, read_table, require_columns, write_table
+from mlship.data.io import class_labels, model_frame, read_table, require_columns, write_table
 from mlship.errors import DataError
 from mlship.stages import run_main, stage_parser
 
@@ -25,7 +25,8 @@ def prepare(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
         out = model_frame(frame, data)
     except DataError as error:
         raise DataError(f"{data.path}: {error}") from None
-    out[data.target] = frame[data.target]
+    target = frame[data.target]
+    out[data.target] = class_labels(target) if data.is_classification else target
     out["__id__"] = frame[data.id_column].astype(str) if data.id_column else frame.index.astype(str)
     return out.reset_index(drop=True)
 
