@@ -21,6 +21,9 @@ from mlship.config import Task  # noqa: E402
 from mlship.files import write_atomic  # noqa: E402
 
 _PNG_METADATA = {"Software": None}  # keep PNG bytes independent of the matplotlib build
+# A curve on millions of held-out rows has up to one point per row; a few thousand points draw
+# the same line, keep the CSV small for `dvc plots` and MLflow, and keep plotting time flat.
+MAX_CURVE_POINTS = 2000
 
 
 def _save(figure: Figure, path: Path) -> None:
@@ -35,7 +38,16 @@ def _save_data(frame: pd.DataFrame, path: Path) -> None:
     write_atomic(path, lambda temp: frame.to_csv(temp, index=False, float_format="%.6g"))
 
 
+def thin_curve(data: pd.DataFrame, limit: int = MAX_CURVE_POINTS) -> pd.DataFrame:
+    """Keep at most `limit` evenly spaced points of a curve, its first and last included."""
+    if len(data) <= limit:
+        return data
+    keep = np.unique(np.linspace(0, len(data) - 1, limit).round().astype(int))
+    return data.iloc[keep].reset_index(drop=True)
+
+
 def _curve(out: Path, name: str, data: pd.DataFrame, x: str, y: str, title: str) -> None:
+    data = thin_curve(data)
     _save_data(data, out / f"{name}.csv")
     figure, axes = plt.subplots(figsize=(4.5, 4))
     axes.plot(data[x], data[y])
