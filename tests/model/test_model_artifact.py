@@ -17,7 +17,7 @@ from mlship.config import DataParams, TrainParams
 from mlship.data.generate import generate_churn
 from mlship.data.io import model_frame
 from mlship.errors import ModelError
-from mlship.model.artifact import load_model, save_model
+from mlship.model.artifact import load_metadata, load_model, save_model
 from mlship.model.pipeline import make_pipeline
 
 DATA = DataParams(
@@ -150,3 +150,12 @@ def test_pipeline_has_preprocessing_then_the_configured_estimator() -> None:
     assert pipeline.named_steps["model"].random_state == 3
     regression = DATA.model_copy(update={"task": "regression"})
     assert type(make_pipeline(regression, TrainParams(model="linear"))[-1]).__name__ == "Ridge"
+
+
+def test_metadata_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "model.json").write_text("[1, 2]")
+    with pytest.raises(ModelError, match="model metadata is not a JSON object"):
+        load_metadata(tmp_path / "model.json")
+    (tmp_path / "model.json").write_text("{broken")
+    with pytest.raises(ModelError, match="model.json: cannot read model metadata"):
+        load_metadata(tmp_path / "model.json")

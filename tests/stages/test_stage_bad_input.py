@@ -189,3 +189,46 @@ def test_unseen_category_at_evaluation_still_gets_predictions(
     assert len(predictions) == len(test_set)
     assert predictions["score"].between(0, 1).all()
     assert json.loads(Path("metrics.json").read_text())["roc_auc"] > 0.6
+
+
+def test_evaluate_without_a_model_names_the_missing_file(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = fails(evaluate.main, capsys, code=4)
+    assert lines == [
+        "mlship evaluate: error: artifacts/model/model.json: cannot read model metadata "
+        "(No such file or directory)"
+    ]
+    assert outputs(in_project) == set()
+
+
+def test_evaluate_refuses_a_model_trained_for_other_features(
+    trained_project: tuple[Path, Params],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(trained_project[0], root, ignore=shutil.ignore_patterns("plots", "eval"))
+    monkeypatch.chdir(root)
+    before = Path("metrics.json").read_bytes()
+    edit_params(lambda raw: raw["data"]["categorical"].remove("region"))  # type: ignore[index]
+    lines = fails(evaluate.main, capsys, code=4)
+    assert len(lines) == 1
+    assert "trained for another task or other features" in lines[0]
+    assert "run `mlship train` again" in lines[0]
+    assert Path("metrics.json").read_bytes() == before  # the old metrics stay as they were
+    assert not Path("artifacts/eval").exists()
+
+
+def test_train_on_a_split_made_for_other_features_names_the_column(
+    in_project: Path, churn: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data(churn.assign(score=1.0))
+    assert split.main([]) == 0
+    capsys.readouterr()
+    edit_params(lambda raw: raw["data"]["numeric"].append("score"))  # type: ignore[index]
+    lines = fails(train.main, capsys, code=3)
+    assert len(lines) == 1
+    assert "artifacts/split/train.parquet: missing column(s) ['score']" in lines[0]
+    assert not Path("artifacts/model").exists()

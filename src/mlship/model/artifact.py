@@ -86,10 +86,22 @@ def load_model(path: Path, trusted: list[str] | None = None) -> Pipeline:
     return model
 
 
-def _recorded_types(path: Path) -> list[str]:
-    meta = path.with_name("model.json")
+def load_metadata(path: Path) -> dict[str, Any]:
+    """Read a model's model.json (written by the train stage).
+
+    Raises:
+        ModelError: the file is missing or not a JSON object.
+    """
     try:
-        recorded: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelError(f"{meta}: cannot read model metadata: {error}") from None
-    return list(recorded.get("trusted_types", []))
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read model metadata ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{path}: cannot read model metadata: {error}") from None
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{path}: model metadata is not a JSON object")
+    return recorded
+
+
+def _recorded_types(path: Path) -> list[str]:
+    return list(load_metadata(path.with_name("model.json")).get("trusted_types", []))

@@ -15,9 +15,10 @@ from sklearn.inspection import permutation_importance
 from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
-from mlship.data.io import read_table
+from mlship.data.io import read_table, require_columns
+from mlship.errors import ModelError
 from mlship.files import write_json
-from mlship.model.artifact import load_model
+from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import compute_metrics
 from mlship.model.plots import evaluation_plots, importance_plot
 from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
@@ -67,9 +68,16 @@ def run(params: Params) -> dict[str, float]:
 
 def _evaluate(params: Params) -> dict[str, float]:
     data, paths = params.data, params.paths
-    meta = json.loads((paths.model_dir / "model.json").read_text(encoding="utf-8"))
-    pipeline = load_model(paths.model_dir / "model.skops", meta["trusted_types"])
+    meta = load_metadata(paths.model_dir / "model.json")
+    trained_for = (meta.get("task"), meta.get("numeric"), meta.get("categorical"))
+    if trained_for != (data.task, list(data.numeric), list(data.categorical)):
+        raise ModelError(
+            f"{paths.model_dir}: the model was trained for another task or other features "
+            "than params.yaml names; run `mlship train` again"
+        )
+    pipeline = load_model(paths.model_dir / "model.skops", meta.get("trusted_types", []))
     test = read_table(paths.split_dir / "test.parquet")
+    require_columns(test, ["__id__", *data.features, data.target], paths.split_dir / "test.parquet")
     labels = Labels.from_model(pipeline, data)
     y_true = encode_target(test[data.target], labels, data.task)
     scores = predict_scores(pipeline, test[data.features], labels, data.task)

@@ -11,7 +11,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
-from mlship.data.io import read_table
+from mlship.data.io import read_table, require_columns
 from mlship.files import write_json
 from mlship.model.artifact import save_model
 from mlship.model.pipeline import make_pipeline
@@ -23,7 +23,9 @@ def run(params: Params) -> dict[str, Any]:
     """Fit on `split_dir/train.parquet`; write model.skops and model.json into `model_dir`."""
     data = params.data
     pipeline = make_pipeline(data, params.train)  # first: a params error needs no data read
-    train = read_table(params.paths.split_dir / "train.parquet")
+    source = params.paths.split_dir / "train.parquet"
+    train = read_table(source)
+    require_columns(train, ["__id__", *data.features, data.target], source)  # split is current
     sample = params.train.sample_rows
     if sample is not None and sample < len(train):
         train = train.sample(n=sample, random_state=params.train.seed).reset_index(drop=True)
