@@ -159,3 +159,16 @@ def test_metadata_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     (tmp_path / "model.json").write_text("{broken")
     with pytest.raises(ModelError, match="model.json: cannot read model metadata"):
         load_metadata(tmp_path / "model.json")
+
+
+@pytest.mark.parametrize("model", ["linear", "random_forest", "hist_gradient_boosting"])
+def test_feature_with_no_values_at_all_trains_and_predicts_without_warning(
+    frame: pd.DataFrame, model: str
+) -> None:
+    # A contract with max_missing_fraction: 1.0 lets such a column through.
+    empty = frame.assign(monthly_charges=np.nan, region=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipeline = fitted(empty, model)
+        proba = pipeline.predict_proba(model_frame(empty.head(5), DATA))
+    assert np.isfinite(proba).all()

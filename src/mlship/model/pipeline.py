@@ -59,10 +59,22 @@ def make_estimator(train: TrainParams, classification: bool) -> BaseEstimator:
 
 def make_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
     """Preprocessing (impute, scale, one-hot with unseen categories ignored) plus estimator."""
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    # keep_empty_features: a column with no value at all (allowed by a lax contract) stays, as a
+    # constant, instead of being dropped with a warning at every fit and every prediction.
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
     categorical = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+            (
+                "impute",
+                SimpleImputer(
+                    strategy="constant", fill_value="__missing__", keep_empty_features=True
+                ),
+            ),
             (
                 "onehot",
                 OneHotEncoder(
