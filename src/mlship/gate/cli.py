@@ -77,7 +77,12 @@ def rescore_baseline(params: Params, baseline_dir: Path) -> FloatArray:
             f"main's model predicts classes {meta.get('classes')}, "
             f"this branch's {current.get('classes')}"
         )
-    test = read_table(params.paths.split_dir / "test.parquet")
+    try:
+        test = read_table(params.paths.split_dir / "test.parquet")
+    except DataError as error:
+        raise Incomparable(
+            f"this branch's held-out rows are needed to re-score it: {error}"
+        ) from None
     features = [*meta.get("numeric", []), *meta.get("categorical", [])]
     missing = [column for column in features if column not in test.columns]
     if missing:

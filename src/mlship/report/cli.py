@@ -138,7 +138,10 @@ def metrics_section(inputs: Inputs) -> str:
         f"| metric | main | PR | Δ | {confidence:.0%} CI of Δ | gate |",
         "|---|---:|---:|---:|---|---|",
     ]
-    for name in sorted(set(pr) | set(gated), key=lambda n: (n not in gated, n)):
+    order = list(gated)  # the policy's order first, then the other metrics by name
+    for name in sorted(
+        set(pr) | set(gated), key=lambda n: (order.index(n) if n in gated else len(order), n)
+    ):
         arrow = "↑" if HIGHER_IS_BETTER.get(name, True) else "↓"
         if name in gated:
             m = gated[name]
