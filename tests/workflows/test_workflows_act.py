@@ -4,10 +4,11 @@ Each module-scoped fixture builds one scenario repository (main plus a PR branch
 ci.yml for the PR with act and then pr-report.yml for that CI run, as GitHub would, and keeps
 the job results, the artifact calls and the comments the `cml` stand-in recorded.
 
-S1 runs every CI job. The other scenarios run `--job report`, which act expands to the jobs it
-needs (data, train, gate, report): lint, format, security and test do not depend on what those
-PRs change, and running them again would triple the time. Their `check` verdict is the `check`
-job's own step (`make all-green`) applied to the results act produced.
+S3 and S5 are the second push of the S2 pull request. S1 runs every CI job; the others run
+`--job report`, which act expands to the jobs it needs (data, train, gate, report): lint,
+format, security and test do not depend on what those PRs change, and running them again would
+triple the time. Their `check` verdict is the `check` job's own step (`make all-green`) applied
+to the results act produced.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def act_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_act_venv(tmp_path_factory.mktemp("act-venv") / "venv")
 
 
-# --- S1 and S5: a docstring-only PR, then a second push to it ---------------------------------
+# --- S1: a docstring-only PR, every CI job run -----------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -149,13 +150,6 @@ def docstring_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> Pu
     """S1: a PR that only edits a docstring, with every CI job run."""
     scenario = _scenario(tmp_path_factory, act_venv, "s1-docstring")
     return push(scenario, 11, "Reword a docstring", _touch_docstring("(reworded)"), job=None)
-
-
-@pytest.fixture(scope="module")
-def second_push(docstring_pr: PullRequest) -> PullRequest:
-    """S5: a second push on the same PR, changing a parameter the report lists."""
-    change = _set_params(evaluate={"importance_repeats": 2})
-    return push(docstring_pr.scenario, 11, "Fewer importance repeats", change)
 
 
 def test_docstring_only_pr_turns_every_ci_job_green(docstring_pr: PullRequest) -> None:
@@ -184,31 +178,25 @@ def test_docstring_only_pr_gets_one_comment_posted_with_its_plots(
     assert len(docstring_pr.scenario.posted()) == 1
 
 
-def test_second_push_updates_the_one_comment_instead_of_adding_another(
-    docstring_pr: PullRequest, second_push: PullRequest
-) -> None:
-    assert second_push.report.result("comment") == "success", second_push.report.describe()
-    calls = second_push.scenario.comments()
-    assert [c["result"] for c in calls] == ["created", "updated"]
-    assert calls[0]["comment_id"] == calls[1]["comment_id"]
-    posted = second_push.scenario.posted()
-    assert len(posted) == 1, posted
-    assert posted[0]["body"] == calls[1]["markdown"]
-    assert "importance_repeats" in posted[0]["body"]
-    assert docstring_pr.number == second_push.number
-
-
-# --- S2: a PR that makes the model worse --------------------------------------------------------
+# --- S2, S3 and S5: a PR that makes the model worse, then a push that makes it better ----------
 
 
 @pytest.fixture(scope="module")
 def degrading_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
     """S2: a PR that cripples the model through params (two tiny trees)."""
-    scenario = _scenario(tmp_path_factory, act_venv, "s2-degrade")
+    scenario = _scenario(tmp_path_factory, act_venv, "s2-degrade-then-improve")
     change = _set_params(
         train={"hyperparams": {"learning_rate": 0.05, "max_iter": 2, "max_leaf_nodes": 2}}
     )
     return push(scenario, 12, "Make training faster", change)
+
+
+@pytest.fixture(scope="module")
+def improving_push(degrading_pr: PullRequest) -> PullRequest:
+    """S3 + S5: a second push on that PR; on 3,000 rows main's boosted trees overfit, and the
+    push switches to the linear model, which beats them."""
+    change = _set_params(train={"model": "linear", "hyperparams": {}})
+    return push(degrading_pr.scenario, 12, "Use the linear model instead", change)
 
 
 def test_degrading_pr_fails_the_gate_and_the_check(degrading_pr: PullRequest) -> None:
@@ -246,30 +234,44 @@ def test_degrading_pr_comment_shows_what_got_worse_and_by_how_much(
     assert re.search(r"[-−]\d", row), row  # a negative delta
 
 
-# --- S3: a PR that makes the model better -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def improving_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> PullRequest:
-    """S3: on 3,000 rows main's boosted trees overfit; the PR switches to the linear model."""
-    scenario = _scenario(tmp_path_factory, act_venv, "s3-improve")
-    change = _set_params(train={"model": "linear", "hyperparams": {}})
-    return push(scenario, 13, "Use the linear model", change)
-
-
-def test_improving_pr_passes_the_gate(improving_pr: PullRequest) -> None:
-    run = improving_pr.ci
-    jobs = {job: run.result(job) for job in ("data", "train", "gate", "report")}
+def test_improving_push_passes_the_gate(improving_push: PullRequest) -> None:
+    run = improving_push.ci
+    jobs = {job: run.result(job) for job in MODEL_JOBS}
     assert jobs == dict.fromkeys(jobs, "success"), run.describe()
     assert "gate: pass" in run.log("gate"), run.log("gate")[-2000:]
-    assert check_verdict(improving_pr.scenario, run).returncode == 0
+    assert check_verdict(improving_push.scenario, run).returncode == 0
 
 
-def test_improving_pr_comment_shows_positive_deltas(improving_pr: PullRequest) -> None:
-    markdown = str(improving_pr.comment()["markdown"])
+def test_improving_push_comment_shows_positive_deltas(improving_push: PullRequest) -> None:
+    markdown = str(improving_push.comment()["markdown"])
     assert "pass" in markdown[:600].lower(), markdown[:600]
     row = _metric_row(markdown, "roc_auc")
     assert re.search(r"\+0\.\d*[1-9]", row), row
+
+
+def test_second_push_updates_the_one_comment_instead_of_adding_another(
+    degrading_pr: PullRequest, improving_push: PullRequest
+) -> None:
+    assert improving_push.report.result("comment") == "success", improving_push.report.describe()
+    calls = improving_push.scenario.comments()
+    assert [(c["result"], c["target"]) for c in calls] == [
+        ("created", "pr/12"),
+        ("updated", "pr/12"),
+    ]
+    assert calls[0]["comment_id"] == calls[1]["comment_id"]
+    posted = improving_push.scenario.posted()
+    assert len(posted) == 1, posted
+    assert posted[0]["body"] == calls[1]["markdown"] != calls[0]["markdown"]
+    assert "fail" in str(calls[0]["markdown"])[:600].lower()
+    assert "pass" in posted[0]["body"][:600].lower()
+
+
+def test_second_push_reuses_the_dvc_cache_saved_by_the_first(
+    improving_push: PullRequest,
+) -> None:
+    restores = [c for c in improving_push.scenario.cache_calls if c["op"] == "restore"]
+    assert len(restores) == 4, restores  # train and gate, on each push
+    assert all(c["matched"] for c in restores[1:]), restores
 
 
 # --- S4 and S6: a fork PR whose data breaks the contract ----------------------------------------
