@@ -232,3 +232,20 @@ def test_train_on_a_split_made_for_other_features_names_the_column(
     assert len(lines) == 1
     assert "artifacts/split/train.parquet: missing column(s) ['score']" in lines[0]
     assert not Path("artifacts/model").exists()
+
+
+def test_evaluate_refuses_a_holdout_with_a_single_class(
+    trained_project: tuple[Path, Params],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(trained_project[0], root, ignore=shutil.ignore_patterns("plots", "eval"))
+    monkeypatch.chdir(root)
+    test_set = pd.read_parquet("artifacts/split/test.parquet")
+    test_set[test_set["churned"] == 0].to_parquet("artifacts/split/test.parquet", index=False)
+    lines = fails(evaluate.main, capsys, code=3)
+    assert len(lines) == 1
+    assert "held-out rows hold a single class" in lines[0]
+    assert not Path("artifacts/eval").exists()

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
-from mlship.errors import ModelError
+from mlship.errors import DataError, ModelError
 from mlship.files import write_json
 from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import compute_metrics
@@ -80,6 +80,11 @@ def _evaluate(params: Params) -> dict[str, float]:
     require_columns(test, ["__id__", *data.features, data.target], paths.split_dir / "test.parquet")
     labels = Labels.from_model(pipeline, data)
     y_true = encode_target(test[data.target], labels, data.task)
+    if data.task == "binary" and len(set(y_true.tolist())) < 2:
+        raise DataError(
+            f"{paths.split_dir / 'test.parquet'}: the held-out rows hold a single class, so "
+            "ROC AUC is undefined; use split.stratify: true or more data"
+        )
     scores = predict_scores(pipeline, test[data.features], labels, data.task)
     metrics = compute_metrics(data.task, y_true, scores, params.evaluate.threshold)
 
