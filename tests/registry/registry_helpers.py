@@ -191,7 +191,7 @@ def postgres_cluster() -> Iterator[str]:
             ),
             **run,  # type: ignore[call-overload]
         )
-        yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
     finally:
         subprocess.run(
             _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
