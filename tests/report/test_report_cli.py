@@ -130,3 +130,17 @@ def test_mlflow_link_appears_only_for_a_tracking_server(monkeypatch: pytest.Monk
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000/")
     monkeypatch.setenv("MLSHIP_MLFLOW_RUN_ID", "abc123")
     assert report_cli.mlflow_line() == ("MLflow run: [abc123](http://127.0.0.1:5000/#/runs/abc123)")
+
+
+@pytest.mark.slow  # MLflow's import and SQLite schema migrations take several seconds
+def test_mlflow_run_of_this_commit_is_found_by_its_tag(tmp_path: Path) -> None:
+    import mlflow  # pylint: disable=import-outside-toplevel
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("mlship", artifact_location=tmp_path.as_uri())
+    run = client.create_run(experiment, tags={"mlship.git_commit": "c0ffee"})
+    client.set_terminated(run.info.run_id)
+    assert report_cli.find_run_id(uri, "mlship", "c0ffee") == run.info.run_id
+    assert report_cli.find_run_id(uri, "mlship", "other") is None
+    assert report_cli.find_run_id(uri, "no-such-experiment", "c0ffee") is None

@@ -303,15 +303,44 @@ def plots_section(params: Params, inputs: Inputs, out: Path) -> str:
     return "\n".join(rows) if len(rows) > 2 else "_No plots: no model was evaluated._"
 
 
-def mlflow_line() -> str | None:
-    """A link to the tracking server when one is configured (not for the embedded store)."""
+def find_run_id(uri: str, experiment: str, commit: str) -> str | None:
+    """The newest run of `experiment` tagged with `commit`, or None (never raises, never hangs)."""
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only with a server
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return None
+        runs = client.search_runs(
+            [found.experiment_id],
+            filter_string=f"tags.`mlship.git_commit` = '{commit}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+    except (MlflowException, OSError):
+        return None
+    return str(runs[0].info.run_id) if runs else None
+
+
+def mlflow_line(experiment: str = "mlship", commit: str = "") -> str | None:
+    """A link to this commit's run when a tracking server is configured (not the embedded store).
+
+    The run is MLSHIP_MLFLOW_RUN_ID when set, else the newest run tagged with this commit.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if not uri.startswith(("http://", "https://")):
         return None
     run_id = os.environ.get("MLSHIP_MLFLOW_RUN_ID", "").strip()
+    if not run_id and commit:
+        run_id = find_run_id(uri, experiment, commit) or ""
     if run_id:
         return f"MLflow run: [{run_id}]({uri.rstrip('/')}/#/runs/{run_id})"
-    return f"MLflow: runs are tracked on [{uri}]({uri}) (tag `mlship.git_commit` = this commit)."
+    return f"MLflow: no run of this commit found on [{uri}]({uri})."
 
 
 def build(params: Params, params_file: Path) -> str:
@@ -331,7 +360,7 @@ def build(params: Params, params_file: Path) -> str:
     header = "\n".join(
         [MARKER, verdict_section(inputs), "", f"_PR commit `{commit[:12]}` vs {against}._"]
     )
-    link = mlflow_line()
+    link = mlflow_line(params.tracking.experiment, commit)
     sections = [
         Section("Metrics", (metrics_section(inputs),), 0),
         Section("Data validation", validation_section(inputs), 1),
