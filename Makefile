@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
-	smoke baseline gate report
+	smoke baseline gate report serve bench-serve
 
 help: ## Show this help
 	@echo "usage: make <target>"
@@ -89,6 +89,13 @@ bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 
 
 bench-ci: $(INSTALLED) ## Wall time of each CI job's make targets on this machine vs the 3-minute goal
 	$(BIN)/python benchmarks/bench_ci.py
+
+serve: $(INSTALLED) ## Serve the model over HTTP on 127.0.0.1:8000 (MLSHIP_* settings, docs/serving.md)
+	$(BIN)/mlship serve
+
+bench-serve: $(INSTALLED) ## Throughput and p50/p99 of mlship serve vs mlflow models serve vs a bare app
+	@test -s $(or $(MODEL_DIR),artifacts/model)/model.skops || { echo "bench-serve: no model; run make repro first" >&2; exit 1; }
+	$(BIN)/python benchmarks/bench_serve.py --model-dir $(or $(MODEL_DIR),artifacts/model)
 
 # pr-report.yml reads the PR number from the report artifact: untrusted, so digits only.
 PR_REPORT_DIR ?= reports/pr
