@@ -152,3 +152,14 @@ def test_class_labels_read_as_float_or_bool_become_integers(
 def test_class_labels_with_a_gap_keep_it_missing() -> None:
     out = class_labels(pd.Series([1.0, np.nan, 0.0]))
     assert out.iloc[0] == 1 and pd.isna(out.iloc[1])
+
+
+def test_code_column_with_text_far_down_a_big_csv_is_read_as_text(tmp_path: Path) -> None:
+    # Chunked type inference would mix ints and strings here and warn (an error in tests).
+    rows = 300_000  # beyond the C parser's first chunk
+    codes = [str(i) for i in range(rows - 2)] + ["2A004", "2B010"]
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"n": 1.0, "zip": codes, "plan": "p"}).to_csv(path, index=False)
+    frame = read_table(path)
+    assert frame["zip"].map(type).eq(str).all()
+    assert model_frame(frame, DATA)["zip"].iloc[-1] == "2B010"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from mlship.errors import DataError
 from mlship.files import write_atomic
 
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".csv": pd.read_csv,
+    # low_memory=False: infer each column's type from all its rows, not chunk by chunk, so a
+    # code column with text far down the file is all text (no DtypeWarning, no int/str mix).
+    ".csv": partial(pd.read_csv, low_memory=False),
     ".parquet": pd.read_parquet,
 }
 
