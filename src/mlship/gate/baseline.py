@@ -85,8 +85,10 @@ def worktree_for(sha: str, cwd: Path) -> Path:
     tree = common / "mlship" / "baseline" / sha
     if (tree / ".git").exists():
         return tree
-    if tree.exists():
-        shutil.rmtree(tree)
+    # Keep one baseline worktree: older main commits live on in the DVC cache, not on disk.
+    if tree.parent.is_dir():
+        for stale in tree.parent.iterdir():
+            shutil.rmtree(stale, ignore_errors=True)
     _git("worktree", "prune", cwd=cwd)
     tree.parent.mkdir(parents=True, exist_ok=True)
     _git("worktree", "add", "--detach", "--force", str(tree), sha, cwd=cwd)
