@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,15 @@ from mlship.config import DataParams
 from mlship.errors import DataError
 from mlship.files import write_atomic
 
-READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+
+def _read_csv(path: Path) -> pd.DataFrame:
     # low_memory=False: infer each column's type from all its rows, not chunk by chunk, so a
     # code column with text far down the file is all text (no DtypeWarning, no int/str mix).
-    ".csv": partial(pd.read_csv, low_memory=False),
+    return pd.read_csv(path, low_memory=False)
+
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".csv": _read_csv,
     ".parquet": pd.read_parquet,
 }
 
