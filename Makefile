@@ -48,9 +48,10 @@ security: $(INSTALLED) ## Bandit on src; dependency audit (safety with SAFETY_AP
 	$(BIN)/bandit -c pyproject.toml -q -r src tools
 	$(BIN)/python tools/audit_deps.py
 
-workflow-lint: $(INSTALLED) ## Lint .github: actionlint (with shellcheck on run scripts) and zizmor, offline
+workflow-lint: $(INSTALLED) ## Lint .github (actionlint, shellcheck, zizmor, offline) and the Dockerfile (hadolint)
 	$(BIN)/actionlint -shellcheck=$(abspath $(BIN))/shellcheck
 	$(BIN)/zizmor --offline .github
+	$(BIN)/hadolint Dockerfile
 
 test: $(INSTALLED) ## Run the test suite (all of it, slow tests included)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -113,6 +114,45 @@ pr-comment: ## Create or update the one mlship comment (CML) on the PR named in 
 
 all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context) succeeded (CI only)
 	@python3 -c 'import json, os, sys; r = {k: v["result"] for k, v in json.loads(os.environ["NEEDS_JSON"]).items()}; [print(f"{k}: {v}") for k, v in sorted(r.items())]; bad = sorted(k for k, v in r.items() if v != "success"); sys.exit("not all green: " + ", ".join(bad) if bad else 0)'
+
+# Release: the serving image, canary rollout and registry steps (release.yml, rollback.yml,
+# train.yml). CONTAINER is docker where its daemon answers (GitHub runners), else podman.
+CONTAINER ?= $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman || echo docker)
+IMAGE ?= mlship-serve:local
+MODEL_DIR ?= artifacts/model
+IMAGE_REPO ?= ghcr.io/$(shell printf '%s' "$${GITHUB_REPOSITORY:-mlship/mlship}" | tr '[:upper:]' '[:lower:]')
+VERSION ?= $(or $(GITHUB_REF_NAME),dev)
+SHA ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+PUSH ?= $(CONTAINER) push
+
+.PHONY: image image-smoke push-image rollout rollout-abort rollback train-register
+
+image: ## Build the serving image IMAGE with the model in MODEL_DIR baked in
+	@test -s $(MODEL_DIR)/model.skops || { echo "image: no model in $(MODEL_DIR); run make repro first" >&2; exit 1; }
+	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format=docker) --build-arg MODEL_DIR=$(MODEL_DIR) -t $(IMAGE) .
+
+image-smoke: $(INSTALLED) ## Run IMAGE on loopback: /ready, /predict, 422 on bad input, non-root user
+	$(BIN)/python tools/image_smoke.py --container $(CONTAINER) --image $(IMAGE) --model-dir $(MODEL_DIR)
+
+push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in when REGISTRY_TOKEN is set)
+	@[[ "$(VERSION)" =~ ^[A-Za-z0-9_.-]+$$ ]] || { echo "push-image: bad VERSION '$(VERSION)'" >&2; exit 1; }
+	@if [[ -n "$${REGISTRY_TOKEN:-}" ]]; then printf '%s' "$$REGISTRY_TOKEN" | $(CONTAINER) login "$(firstword $(subst /, ,$(IMAGE_REPO)))" --username "$${REGISTRY_USER:-$${GITHUB_ACTOR:-mlship}}" --password-stdin; fi
+	$(CONTAINER) tag $(IMAGE) $(IMAGE_REPO):$(VERSION)
+	$(CONTAINER) tag $(IMAGE) $(IMAGE_REPO):sha-$(SHA)
+	$(PUSH) $(IMAGE_REPO):$(VERSION)
+	$(PUSH) $(IMAGE_REPO):sha-$(SHA)
+
+rollout: $(INSTALLED) ## Canary the registry's challenger on MLSHIP_DEPLOY_URL, then promote or roll back
+	$(BIN)/mlship rollout start
+
+rollout-abort: $(INSTALLED) ## Stop a rollout: all traffic to the champion, challenger alias cleared
+	$(BIN)/mlship rollout abort
+
+rollback: $(INSTALLED) ## Champion back to the previous version in the registry and on the service
+	$(BIN)/mlship rollout revert
+
+train-register: $(INSTALLED) ## Register the latest training run as the challenger (after make repro)
+	$(BIN)/mlship registry register
 
 clean: ## Remove pipeline outputs (not the data, not .venv)
 	rm -rf artifacts reports plots metrics.json
