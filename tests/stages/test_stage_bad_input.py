@@ -107,14 +107,14 @@ def test_text_in_numeric_column_is_named_by_validate_and_split(
     assert no_temp_files(in_project)
 
 
-@pytest.mark.parametrize("stage", [validate.main, split.main])
+@pytest.mark.parametrize(("stage", "name"), [(validate.main, "validate"), (split.main, "split")])
 def test_empty_file_is_named(
-    in_project: Path, capsys: pytest.CaptureFixture[str], stage: Main
+    in_project: Path, capsys: pytest.CaptureFixture[str], stage: Main, name: str
 ) -> None:
     DATA.parent.mkdir()
     DATA.write_bytes(b"")
     lines = fails(stage, capsys, code=3)
-    assert lines == [f"{lines[0].split(':')[0]}: error: data/churn.csv: data file is empty"]
+    assert lines == [f"mlship {name}: error: data/churn.csv: data file is empty"]
     assert outputs(in_project) == set()
 
 
