@@ -270,7 +270,13 @@ class Scenario:
         }
         start = time.monotonic()
         proc = subprocess.run(
-            command, cwd=self.repo, env=env, capture_output=True, text=True, timeout=timeout
+            command,
+            cwd=self.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )  # nosec B603
         run = ActRun(proc.returncode, time.monotonic() - start, stderr=proc.stderr)
         for line in proc.stdout.splitlines():
