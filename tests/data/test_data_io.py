@@ -163,3 +163,17 @@ def test_code_column_with_text_far_down_a_big_csv_is_read_as_text(tmp_path: Path
     frame = read_table(path)
     assert frame["zip"].map(type).eq(str).all()
     assert model_frame(frame, DATA)["zip"].iloc[-1] == "2B010"
+
+
+def test_ragged_csv_is_named_with_the_parser_reason(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5,6\n", encoding="utf-8")
+    with pytest.raises(DataError, match="ragged.csv: cannot parse: .*Expected 2 fields"):
+        read_table(path)
+
+
+def test_csv_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("ville,y\nBézier,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match="latin1.csv: cannot parse: .*utf-8"):
+        read_table(path)
