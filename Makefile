@@ -98,7 +98,8 @@ bench-serve: $(INSTALLED) ## Throughput and p50/p99 of mlship serve vs mlflow mo
 	@test -s $(or $(MODEL_DIR),artifacts/model)/model.skops || { echo "bench-serve: no model; run make repro first" >&2; exit 1; }
 	$(BIN)/python benchmarks/bench_serve.py --model-dir $(or $(MODEL_DIR),artifacts/model)
 
-# pr-report.yml reads the PR number from the report artifact: untrusted, so digits only.
+# pr-report.yml reads the PR number and report from the artifact: untrusted, so the number must
+# be digits and the report may link only PNGs inside it (cml --publish uploads what it links).
 PR_REPORT_DIR ?= reports/pr
 
 pr-number: ## Record PR_NUMBER beside the PR report for the pr-report workflow (CI only)
@@ -107,9 +108,12 @@ pr-number: ## Record PR_NUMBER beside the PR report for the pr-report workflow (
 	printf '%s\n' "$$PR_NUMBER" > $(PR_REPORT_DIR)/pr-number
 
 pr-comment: ## Create or update the one mlship comment (CML) on the PR named in the report (CI only)
-	@number="$$(head -c 20 $(PR_REPORT_DIR)/pr-number 2>/dev/null | tr -d '[:space:]')"; \
+	@number="$$(head -c 20 $(PR_REPORT_DIR)/pr-number 2>/dev/null | tr -d '\n')"; \
 	[[ "$$number" =~ ^[0-9]+$$ ]] || { echo "pr-comment: no valid PR number in $(PR_REPORT_DIR)/pr-number" >&2; exit 1; }; \
 	test -s $(PR_REPORT_DIR)/report.md || { echo "pr-comment: $(PR_REPORT_DIR)/report.md is missing" >&2; exit 1; }; \
+	if [[ -n "$$(find $(PR_REPORT_DIR) -type l)" ]] || grep -Eo '!\[[^]]*\]\([^)]*\)|<img[^>]*>' $(PR_REPORT_DIR)/report.md \
+		| grep -Ev '^!\[[^]]*\]\((plots/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*\.png\)$$' >/dev/null; then \
+		echo "pr-comment: the report links files outside $(PR_REPORT_DIR) (--publish would upload them): refusing" >&2; exit 1; fi; \
 	cd $(PR_REPORT_DIR) && cml comment update --watermark-title=mlship --target="pr/$$number" --publish report.md
 
 all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context) succeeded (CI only)
