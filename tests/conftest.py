@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def project_params(overrides: dict[str, Any] | None = None, rows: int = 3000) -> dict[str, Any]:
-    """The repo's params.yaml with a small dataset and tracking off, plus `overrides` per section."""
+    """The repo's params.yaml, with a small dataset, tracking off and `overrides` per section."""
     raw: dict[str, Any] = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     raw["generate"]["rows"] = rows
     raw["validate"]["min_rows"] = 100
