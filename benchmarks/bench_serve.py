@@ -86,6 +86,8 @@ def server(command: list[str], env: dict[str, str], ready_path: str, cwd: Path) 
                 raise SystemExit(f"server not ready: {' '.join(argv)}\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
         yield url
+        if process.poll() is not None:
+            raise SystemExit(f"server died under load:\n{log.read_text()[-3000:]}")
     finally:
         process.terminate()
         try:
@@ -95,36 +97,53 @@ def server(command: list[str], env: dict[str, str], ready_path: str, cwd: Path) 
 
 
 async def load(
-    url: str, bodies: list[dict[str, Any]], concurrency: int, total: int, seconds: float
+    url: str,
+    path: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    total: int,
+    seconds: float,
 ) -> dict[str, float]:
     """Send up to `total` requests (or for `seconds`) with `concurrency` in flight."""
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        for body in bodies[:3]:  # warm up connections and the model
-            await client.post("/predict", json=body)
-        start = time.perf_counter()
-        stop = start + seconds
+    # One single-connection client per worker: a shared httpx pool of 64 connections costs
+    # the generator more CPU than the server under test on a 2-core machine.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [
+        httpx.AsyncClient(base_url=url, timeout=60, limits=limits) for _ in range(concurrency)
+    ]
+    for client in clients:  # open every connection and warm the model up
+        await client.post(path, json=bodies[0])
+    start = time.perf_counter()
+    stop = start + seconds
 
-        async def worker() -> None:
-            nonlocal errors
-            for index in counter:
-                if time.perf_counter() > stop:
-                    return
-                began = time.perf_counter()
-                response = await client.post("/predict", json=bodies[index % len(bodies)])
-                latencies.append(time.perf_counter() - began)
-                errors += response.status_code != 200
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for index in counter:
+            if time.perf_counter() > stop:
+                return
+            began = time.perf_counter()
+            try:
+                response = await client.post(path, json=bodies[index % len(bodies)])
+            except httpx.TransportError:
+                errors += 1
+                continue
+            if response.status_code != 200:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - began)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    ordered = sorted(latencies)
+    await asyncio.gather(*(worker(client) for client in clients))
+    elapsed = time.perf_counter() - start
+    for client in clients:
+        await client.aclose()
+    ordered = sorted(latencies) or [float("nan")]
     return {
-        "requests": len(ordered),
+        "requests": len(latencies),
         "errors": errors,
-        "rps": len(ordered) / elapsed,
+        "rps": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
     }
@@ -220,17 +239,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, (command, env, ready, batch_body) in servers.items():
             print(f"starting {name} ...", flush=True)
+            path = "/invocations" if name == "mlflow" else "/predict"
             with server(command, env, ready, work) as url:
                 single = rows if name != "mlflow" else [{"dataframe_records": [r]} for r in rows]
                 results[name] = {}
                 for concurrency, total, seconds in plan:
                     if name == "bare" and concurrency > 1:
                         continue
-                    figures = asyncio.run(load(url, single, concurrency, total, seconds))
+                    figures = asyncio.run(load(url, path, single, concurrency, total, seconds))
                     results[name][f"c={concurrency}"] = figures
                     print(f"  {name} c={concurrency}: {_fmt(figures)}", flush=True)
                 if batch_body is not None:
-                    figures = asyncio.run(load(url, [batch_body(rows)], 1, 5, 60.0))
+                    figures = asyncio.run(load(url, path, [batch_body(rows)], 1, 5, 60.0))
                     figures["rows_per_s"] = figures["rps"] * len(rows)
                     results[name]["batch=1000"] = figures
                     print(f"  {name} batch=1000: {_fmt(figures)}", flush=True)
