@@ -20,6 +20,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("mlship.report.cli", "write the pull-request report (markdown for CML)"),
     "registry": ("mlship.registry.cli", "register, promote, roll back and list model versions"),
     "serve": ("mlship.serving.server", "serve the champion (and challenger) over HTTP"),
+    "rollout": ("mlship.rollout.cli", "canary the challenger live, then promote or roll back"),
+    "drift": ("mlship.monitoring.cli", "compare new data with the training data; drift reports"),
+    "ingest": ("mlship.retrain.ingest", "write the month's data batch (the example simulates it)"),
+    "retrain": ("mlship.retrain.cli", "decide on the newest batch; retrain, gate, open a PR"),
+    "monitor": ("mlship.monitoring.monitor", "drift of recorded live traffic; gauges, trigger"),
 }
 
 

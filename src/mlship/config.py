@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlship.errors import ParamsError
+from mlship.monitoring.drift import DriftSettings
 
 Task = Literal["binary", "multiclass", "regression"]
 ModelKind = Literal["linear", "random_forest", "hist_gradient_boosting"]
@@ -159,6 +160,42 @@ class RegistryParams(Section):
     key_metrics: tuple[str, ...] = ()
 
 
+class RolloutParams(Section):
+    """Canary rollout (`mlship rollout`): traffic steps and what counts as a breach."""
+
+    steps: tuple[int, ...] = (5, 25, 50, 100)
+    window_seconds: float = Field(60.0, gt=0.0)
+    max_window_seconds: float = Field(300.0, gt=0.0)
+    min_requests: int = Field(50, ge=1)
+    max_error_rate_increase: float = Field(0.01, ge=0.0, le=1.0)
+    max_p95_ratio: float = Field(1.5, ge=1.0)
+    p95_slack_ms: float = Field(25.0, ge=0.0)
+    max_psi: float = Field(0.2, gt=0.0)
+    experiment: str = Field("mlship-rollouts", min_length=1)
+
+    @model_validator(mode="after")
+    def _check_steps(self) -> RolloutParams:
+        if not self.steps or list(self.steps) != sorted(set(self.steps)):
+            raise ValueError("steps must be strictly increasing percentages")
+        if self.steps[0] < 1 or self.steps[-1] != 100:
+            raise ValueError("steps must lie in 1..100 and end at 100")
+        if self.max_window_seconds < self.window_seconds:
+            raise ValueError("max_window_seconds must be at least window_seconds")
+        return self
+
+
+class RetrainParams(Section):
+    """The scheduled retrain loop (`mlship ingest`, `mlship retrain`): batches and decision."""
+
+    batches_dir: Path = Path("data/batches")
+    batch_rows: int = Field(2_000, ge=100)
+    out_dir: Path = Path("reports/retrain")
+    metric: str | None = None
+    max_model_age_days: int | None = Field(90, ge=1)
+    branch_prefix: str = Field("retrain/", pattern=r"^[A-Za-z0-9._/-]+$")
+    base_branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$")
+
+
 class Params(Section):
     """The whole params.yaml."""
 
@@ -171,8 +208,11 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     registry: RegistryParams = RegistryParams()
+    rollout: RolloutParams = RolloutParams()
     gate: GateParams = GateParams()
     report: ReportParams = ReportParams()
+    drift: DriftSettings = DriftSettings()
+    retrain: RetrainParams = RetrainParams()
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

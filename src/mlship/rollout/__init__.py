@@ -1,0 +1,1 @@
+"""Canary rollout: step the challenger's traffic, compare with the champion, decide."""

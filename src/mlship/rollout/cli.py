@@ -1,0 +1,114 @@
+"""`mlship rollout`: canary the registry's challenger on a live service, or undo a release."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlship.config import DEFAULT_PARAMS, Params, load_params
+from mlship.errors import MlshipError
+from mlship.registry.cli import connect
+from mlship.rollout.controller import Controller, RolledBack, RolloutError, ServiceClient
+
+URL_ENV = "MLSHIP_DEPLOY_URL"
+TOKEN_ENV = "MLSHIP_ADMIN_TOKEN"  # nosec B105
+
+
+def _with_overrides(params: Params, args: argparse.Namespace) -> Params:
+    changes = {
+        key: value
+        for key, value in (
+            ("steps", args.steps),
+            ("window_seconds", args.window),
+            ("max_window_seconds", args.max_window),
+            ("min_requests", args.min_requests),
+        )
+        if value is not None
+    }
+    if not changes:
+        return params
+    merged = {**params.rollout.model_dump(), **changes}
+    try:
+        rollout = type(params.rollout).model_validate(merged)
+    except ValueError as error:
+        raise RolloutError(f"rollout options: {error}".splitlines()[0]) from None
+    return params.model_copy(update={"rollout": rollout})
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected percentages like 5,25,50,100: {text!r}"
+        ) from error
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlship rollout",
+        description="Canary the registry's challenger on a running `mlship serve`, then promote "
+        f"it or roll it back. The service URL comes from --url or ${URL_ENV}; the admin token "
+        f"only from ${TOKEN_ENV}.",
+    )
+    parser.add_argument(
+        "action",
+        nargs="?",
+        default="start",
+        choices=["start", "abort", "revert"],
+        help="start: step the canary and decide (default); abort: champion only, challenger "
+        "alias cleared; revert: champion back to the previous version, service reloaded",
+    )
+    parser.add_argument("--url", default=None, help=f"service base URL (default ${URL_ENV})")
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--steps", type=_steps, default=None, help="e.g. 5,25,50,100")
+    parser.add_argument("--window", type=float, default=None, help="seconds observed per step")
+    parser.add_argument("--max-window", type=float, default=None, help="longest wait per step")
+    parser.add_argument("--min-requests", type=int, default=None, help="per model per step")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    params = _with_overrides(load_params(args.params), args)
+    url = args.url or os.environ.get(URL_ENV, "").strip()
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not url:
+        raise RolloutError(f"no service URL: pass --url or set {URL_ENV}")
+    if not token:
+        raise RolloutError(f"no admin token: set {TOKEN_ENV}")
+    service = ServiceClient(url, token)
+    try:
+        controller = Controller(params, connect(params), service)
+        if args.action == "abort":
+            cleared = controller.abort()
+            print(f"aborted: champion only; challenger {cleared or 'none'} cleared")
+            return 0
+        if args.action == "revert":
+            controller.revert()
+            return 0
+        result = controller.run()
+    finally:
+        service.close()
+    if result.decision == "rolled_back":
+        raise RolledBack(
+            f"version {result.challenger} rolled back, champion {result.champion} kept: "
+            f"{result.reason}"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except MlshipError as error:
+        print(f"mlship rollout: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
