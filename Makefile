@@ -98,6 +98,30 @@ bench-serve: $(INSTALLED) ## Throughput and p50/p99 of mlship serve vs mlflow mo
 	@test -s $(or $(MODEL_DIR),artifacts/model)/model.skops || { echo "bench-serve: no model; run make repro first" >&2; exit 1; }
 	$(BIN)/python benchmarks/bench_serve.py --model-dir $(or $(MODEL_DIR),artifacts/model)
 
+# Drift and the scheduled retrain loop (retrain.yml); docs/monitoring.md.
+.PHONY: drift bench-drift ingest retrain retrain-pr monitor
+
+drift: $(INSTALLED) ## Drift of the newest batch vs the champion's training data: reports/drift/drift.{json,md,html}
+	$(BIN)/mlship drift
+
+bench-drift: $(INSTALLED) ## Drift check on 100k and 1M rows x 20 columns vs Evidently: time, peak memory, agreement
+	$(BIN)/python benchmarks/bench_drift.py
+
+ingest: $(INSTALLED) ## Write the month's batch if missing (RETRAIN_MONTH, default this month; RETRAIN_SCENARIO for the example)
+	$(BIN)/mlship ingest --missing-only $${RETRAIN_MONTH:+--month "$$RETRAIN_MONTH"} --scenario "$${RETRAIN_SCENARIO:-stable}"
+
+retrain: $(INSTALLED) ## Champion's outputs, then validate the batch, decide, retrain, gate, register (RETRAIN_FORCE=true)
+	$(BIN)/mlship data --missing-only
+	if [[ -n "$$($(BIN)/dvc remote list)" ]]; then $(BIN)/dvc pull; fi
+	$(BIN)/dvc repro
+	$(BIN)/mlship retrain
+
+retrain-pr: $(INSTALLED) ## Open/update the retrain PR (branch retrain/<month>) or the issue of a rejected batch (CI only)
+	$(BIN)/mlship retrain --publish
+
+monitor: $(INSTALLED) ## Drift of recorded live traffic vs the training data; gauges; trigger retrain with --trigger
+	$(BIN)/mlship monitor
+
 # pr-report.yml reads the PR number and report from the artifact: untrusted, so the number must
 # be digits and the report may link only PNGs inside it (cml --publish uploads what it links).
 PR_REPORT_DIR ?= reports/pr

@@ -1,0 +1,1 @@
+"""The scheduled retrain loop: ingest a batch, decide, retrain, gate, open a pull request."""
