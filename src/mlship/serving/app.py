@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlship import __version__
 from mlship.errors import MlshipError
+from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.batching import Batcher
 from mlship.serving.loading import Result, ServedModel, load_source
 from mlship.serving.metrics import ServiceMetrics
@@ -101,6 +102,8 @@ class Service:
         self.challenger: Slot | None = None
         self.metrics: ServiceMetrics | None = None
         self.models: RequestModels | None = None
+        # Live recording for `mlship monitor` (MLSHIP_RECORD_*); None when disabled.
+        self.recorder: Recorder | None = None
         self.reload_lock = asyncio.Lock()
         self.background: set[asyncio.Task[None]] = set()
 
@@ -173,6 +176,9 @@ class Service:
             if slot is not None:
                 await slot.batcher.stop()
         self.champion = self.challenger = None
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
+            self.recorder = None
 
     def _publish_weight(self) -> None:
         if self.metrics is not None:
@@ -264,6 +270,12 @@ class Service:
             raise HTTPException(
                 500, f"model version {slot.model.version} failed to predict"
             ) from None
+        if self.recorder is not None:
+            # A put_nowait on a bounded queue: a full queue drops the record, never the request.
+            observed = [
+                p if p is not None else v for p, v in zip(result.probabilities, result.predictions)
+            ]
+            self.recorder.record(slot.role, slot.model.version, columns, observed)
         return slot, route, result
 
 
@@ -368,7 +380,11 @@ def _base_router() -> APIRouter:
             if slot is not None:
                 gauge = service.metrics.calls.labels(slot.role, slot.model.version)
                 gauge.set(slot.batcher.calls)
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(service.metrics.registry)
+        if service.recorder is not None:
+            # The drift gauges `mlship monitor` wrote beside the records (one scrape target).
+            body += service.recorder.gauges()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @router.post(
         "/admin/traffic", tags=["admin"], responses={409: {"description": "no challenger"}}
@@ -436,6 +452,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         if champion is None:
             raise MlshipError("no champion loaded")
         service.models = request_models(champion.model.meta, config.max_batch)
+        record = RecordSettings()
+        if record.enabled:
+            service.recorder = Recorder(record).start()
         app.include_router(predict_router(service.models))
         app.openapi_schema = None
         try:
