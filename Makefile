@@ -152,6 +152,7 @@ IMAGE_REPO ?= ghcr.io/$(shell printf '%s' "$${GITHUB_REPOSITORY:-mlship/mlship}"
 VERSION ?= $(or $(GITHUB_REF_NAME),dev)
 SHA ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 PUSH ?= $(CONTAINER) push
+LOGIN ?= $(CONTAINER) login
 
 .PHONY: image image-smoke push-image rollout rollout-abort rollback train-register
 
@@ -164,7 +165,7 @@ image-smoke: $(INSTALLED) ## Run IMAGE on loopback: /ready, /predict, 422 on bad
 
 push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in when REGISTRY_TOKEN is set)
 	@[[ "$(VERSION)" =~ ^[A-Za-z0-9_.-]+$$ ]] || { echo "push-image: bad VERSION '$(VERSION)'" >&2; exit 1; }
-	@if [[ -n "$${REGISTRY_TOKEN:-}" ]]; then printf '%s' "$$REGISTRY_TOKEN" | $(CONTAINER) login "$(firstword $(subst /, ,$(IMAGE_REPO)))" --username "$${REGISTRY_USER:-$${GITHUB_ACTOR:-mlship}}" --password-stdin; fi
+	@if [[ -n "$${REGISTRY_TOKEN:-}" ]]; then printf '%s' "$$REGISTRY_TOKEN" | $(LOGIN) "$(firstword $(subst /, ,$(IMAGE_REPO)))" --username "$${REGISTRY_USER:-$${GITHUB_ACTOR:-mlship}}" --password-stdin; fi
 	$(CONTAINER) tag $(IMAGE) $(IMAGE_REPO):$(VERSION)
 	$(CONTAINER) tag $(IMAGE) $(IMAGE_REPO):sha-$(SHA)
 	$(PUSH) $(IMAGE_REPO):$(VERSION)

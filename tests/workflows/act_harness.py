@@ -220,6 +220,7 @@ class Scenario:
         job: str | None = None,
         extra_env: dict[str, str] | None = None,
         timeout: float = 1200,
+        secrets: dict[str, str] | None = None,
     ) -> ActRun:
         """Run `act <event_name>` on one workflow file from the repository's checked-out branch."""
         # pylint: disable=too-many-locals
@@ -258,6 +259,8 @@ class Scenario:
         ]
         for key, value in env_vars.items():
             command += ["--env", f"{key}={value}"]
+        for key, value in (secrets or {}).items():
+            command += ["--secret", f"{key}={value}"]
         if job:
             # act runs the job and every job it needs, like GitHub for a partial graph.
             command += ["--job", job]
