@@ -71,8 +71,12 @@ def score_frames(
     meta = load_metadata(model_dir / "model.json")
     pipeline = load_model(model_dir / "model.skops", meta.get("trusted_types", []))
     labels = Labels.from_model(pipeline, data)
+    # The champion's scores on its training rows are overconfident (it has seen them): the
+    # reference predictions are its scores on the held-out rows when they are there.
+    rows = params.paths.split_dir / "test.parquet"
+    pred_reference = prepare(read_table(rows), params) if rows.is_file() else reference
     scores = []
-    for frame in (reference, current):
+    for frame in (pred_reference, current):
         raw = predict_scores(pipeline, frame[data.features], labels, data.task)
         # Prediction drift is tested on one column: P(positive), the top class, or the value.
         scores.append(raw.argmax(axis=1).astype(np.float64) if raw.ndim == 2 else raw)
@@ -81,19 +85,16 @@ def score_frames(
     # The reference metric is the champion's held-out one: on its training rows it is inflated.
     held_out = _held_out_metric(params.paths.metrics, metric)
     values[0] = None if held_out is None else _oriented(metric, held_out)
-    if data.target in current.columns and values[0] is not None:
-        for i, frame in ((1, current),):
-            known = frame[data.target].notna().to_numpy()
-            if known.sum() < 2:
-                continue
-            y = encode_target(frame.loc[known, data.target], labels, data.task)
-            raw = predict_scores(pipeline, frame.loc[known, data.features], labels, data.task)
-            try:
-                found = compute_metrics(data.task, y, raw, params.evaluate.threshold)
-            except ValueError:  # one class only in the batch: the metric is undefined
-                continue
-            if np.isfinite(found.get(metric, np.nan)):
-                values[i] = _oriented(metric, found[metric])
+    known = current[data.target].notna().to_numpy() if data.target in current.columns else None
+    if known is not None and known.sum() >= 2 and values[0] is not None:
+        y = encode_target(current.loc[known, data.target], labels, data.task)
+        raw = predict_scores(pipeline, current.loc[known, data.features], labels, data.task)
+        try:
+            found = compute_metrics(data.task, y, raw, params.evaluate.threshold)
+        except ValueError:  # one class only in the batch: the metric is undefined
+            found = {}
+        if np.isfinite(found.get(metric, np.nan)):
+            values[1] = _oriented(metric, found[metric])
     return Scored(scores[0], scores[1], metric, values[0], values[1])
 
 

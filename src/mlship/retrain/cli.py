@@ -33,7 +33,7 @@ from mlship.errors import DataError, GateFailed, MlshipError, SchemaViolation
 from mlship.files import write_json, write_text
 from mlship.monitoring.check import newest_batch, run_check
 from mlship.retrain.decision import Decision, decide
-from mlship.retrain.github import GitHub, GitHubError
+from mlship.retrain.github import GitHub
 from mlship.retrain.ingest import batch_path, check_month
 
 ISSUE_LABEL = "mlship-retrain"
@@ -352,6 +352,11 @@ def publish(params: Params) -> dict[str, Any]:
     return done
 
 
+def _fail(prog: str, error: MlshipError) -> int:
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return error.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
@@ -381,9 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         force = args.force or os.environ.get("RETRAIN_FORCE", "").strip().lower() in TRUE
         month = args.month or os.environ.get("RETRAIN_MONTH", "").strip() or None
         run(params, args.params, month, force)
-    except (MlshipError, GitHubError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    except MlshipError as error:  # GitHubError included
+        return _fail(parser.prog, error)
     return 0
 
 
