@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from mlship.config import DEFAULT_PARAMS, Params, load_params
 from mlship.errors import MlshipError
 from mlship.registry.cli import connect
@@ -33,8 +35,11 @@ def _with_overrides(params: Params, args: argparse.Namespace) -> Params:
     merged = {**params.rollout.model_dump(), **changes}
     try:
         rollout = type(params.rollout).model_validate(merged)
-    except ValueError as error:
-        raise RolloutError(f"rollout options: {error}".splitlines()[0]) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        where = "".join(f"{part}: " for part in first["loc"])
+        raise RolloutError(f"rollout options: {where}{message}") from None
     return params.model_copy(update={"rollout": rollout})
 
 
