@@ -220,8 +220,11 @@ class Controller:
                 reports, breaches = self._steps(record)
             except MlshipError as error:
                 self.say(f"rollout aborted: {error}")
-                self._reject(challenger)
                 record.finish("rolled_back", f"aborted: {error}")
+                try:
+                    self._reject(challenger)
+                except MlshipError as undo:
+                    self.say(f"automatic rollback failed too ({undo}): run `mlship rollout abort`")
                 raise
             if breaches:
                 self._reject(challenger)
