@@ -113,6 +113,11 @@ def production(
     scenario = Scenario(repo, work, venv)
     with support.serving(world) as url:
         yield Production(world, url, scenario, support.held_out_rows(trained_project))
+    # The push-image target tagged the image with its GHCR names; those tags go, the image stays.
+    listed = podman_env.podman("images", "--format", "{{.Repository}}:{{.Tag}}", capture=True)
+    pushed = [ref for ref in listed.stdout.split() if ref.startswith("ghcr.io/acme/mlship:")]
+    if pushed:
+        podman_env.podman("rmi", *pushed, capture=True, check=False)
 
 
 def _push_event(repo: Path, ref: str) -> dict[str, Any]:
