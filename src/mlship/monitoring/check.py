@@ -122,6 +122,7 @@ def check(
         if scored.reference_metric is not None and scored.current_metric is not None:
             extra["reference_metric"] = scored.reference_metric
             extra["current_metric"] = scored.current_metric
+            extra["metric_name"] = scored.metric
     return detect_drift(
         reference, current, list(data.numeric), list(data.categorical), params.drift, **extra
     )

@@ -692,6 +692,7 @@ def detect_drift(
     current_pred: Any = None,
     reference_metric: float | None = None,
     current_metric: float | None = None,
+    metric_name: str = "metric",
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column, jointly, and on predictions.
 
@@ -717,7 +718,8 @@ def detect_drift(
 
     Predictions, when both ``reference_pred`` and ``current_pred`` are given, are tested like a
     column: KS + PSI for float scores, chi-square + PSI for labels. Performance is compared
-    when ``reference_metric`` and ``current_metric`` are given (higher is better), or else
+    when ``reference_metric`` and ``current_metric`` are given (higher is better; reported
+    as ``metric_name``), or else
     when ``target`` is given with both predictions: ROC AUC for probabilities of a binary
     target, R^2 for a float target, accuracy otherwise. It drifts when it drops by more than
     ``performance_drop_threshold``.
@@ -775,7 +777,7 @@ def detect_drift(
 
     performance = None
     if reference_metric is not None and current_metric is not None:
-        performance = _performance("metric", reference_metric, current_metric, settings)
+        performance = _performance(metric_name, reference_metric, current_metric, settings)
     elif target is not None and reference_pred is not None and current_pred is not None:
         performance = _performance_drift(
             reference, current, target, reference_pred, current_pred, settings
