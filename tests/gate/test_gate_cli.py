@@ -79,9 +79,39 @@ def test_gate_rescores_mains_model_when_the_held_out_rows_differ(
     holdout.write_text(json.dumps({**info, "rows_hash": "changed-data"}), encoding="utf-8")
     assert gate_cli.main([]) == 0
     out = capsys.readouterr().out
-    assert "re-scored on this branch's held-out rows" in out
+    held_out = len(pd.read_csv(project / "artifacts/eval/predictions.csv"))
+    assert f"re-scored on the {held_out} held-out rows it never trained on" in out
     # Same model scored on the same rows: the re-scored baseline equals the candidate.
     assert _gate_json(project)["mode"] == "no_change"
+
+
+def test_gate_leaves_out_held_out_rows_main_trained_on_when_the_data_changed(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project / "reports/baseline"
+    info = json.loads((base / "holdout.json").read_text("utf-8"))
+    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
+    held_out = pd.read_csv(project / "artifacts/eval/predictions.csv", dtype={"id": str})["id"]
+    # A reshuffled split put 100 of main's training rows into this branch's held-out set.
+    seen = pd.read_csv(base / "train_ids.csv", dtype={"id": str})
+    moved = pd.DataFrame({"id": held_out.iloc[:100]})
+    pd.concat([seen, moved]).to_csv(base / "train_ids.csv", index=False)
+    assert gate_cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"re-scored on the {len(held_out) - 100} held-out rows it never trained on" in out
+
+
+def test_gate_fails_closed_when_main_trained_on_every_held_out_row(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project / "reports/baseline"
+    info = json.loads((base / "holdout.json").read_text("utf-8"))
+    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
+    shutil.copyfile(project / "artifacts/eval/predictions.csv", base / "train_ids.csv")
+    assert gate_cli.main([]) == 5
+    assert "every held-out row of this branch is a row main's model trained on" in (
+        capsys.readouterr().err
+    )
 
 
 def test_gate_fails_closed_when_mains_model_cannot_score_the_new_rows(

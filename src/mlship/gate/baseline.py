@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from mlship.config import Params, PathsParams
-from mlship.data.io import read_table
+from mlship.data.io import read_table, write_table
 from mlship.errors import DataError, MlshipError
 from mlship.files import write_json, write_text
 from mlship.report.datadiff import profile
@@ -143,6 +143,12 @@ def collect_outputs(root: Path, raw: dict[str, Any], original: str, out: Path) -
         if not (root / source).is_file():
             raise BaselineError(f"main's pipeline did not write {source}")
         shutil.copyfile(root / source, out / name)
+    # Which rows main trained on: when a branch changes the data, the gate compares the two
+    # models only on held-out rows main never saw (a reshuffled split would flatter main).
+    train = root / paths.split_dir / "train.parquet"
+    if train.is_file():
+        ids = read_table(train)[["__id__"]].rename(columns={"__id__": "id"})
+        write_table(ids, out / "train_ids.csv")
     (out / "plots").mkdir(exist_ok=True)
     for image in sorted((root / paths.plots_dir).glob("*.png")):
         shutil.copyfile(image, out / "plots" / image.name)

@@ -95,14 +95,28 @@ def rescore_baseline(params: Params, baseline_dir: Path) -> FloatArray:
         raise Incomparable(f"main's model cannot score this branch's rows: {error}") from None
 
 
+def unseen_by_baseline(frame: pd.DataFrame, baseline_dir: Path) -> np.ndarray:
+    """Mask of this branch's held-out rows that main's model did not train on.
+
+    When the data grows, a random split moves some of main's training rows into this branch's
+    held-out set; scoring main on them would flatter it. Without main's training ids (a
+    baseline from an older mlship) every row is kept.
+    """
+    ids_file = baseline_dir / "train_ids.csv"
+    if not ids_file.is_file():
+        return np.ones(len(frame), dtype=bool)
+    seen = pd.read_csv(ids_file, dtype={"id": str})["id"]
+    return np.asarray(~frame["id"].isin(seen), dtype=bool)
+
+
 def _baseline_scores(
     params: Params, frame: pd.DataFrame, holdout: dict[str, Any], baseline_dir: Path
-) -> tuple[FloatArray | None, list[str]]:
-    """Main's scores on the same rows, or None when there is no baseline yet."""
+) -> tuple[FloatArray | None, list[str], np.ndarray | None]:
+    """Main's scores on the same rows (None without a baseline) and which rows to compare."""
     none_file = baseline_dir / "none.json"
     if none_file.is_file():
         reason = read_json(none_file).get("reason", "no baseline")
-        return None, [f"no baseline: {reason}"]
+        return None, [f"no baseline: {reason}"], None
     base_holdout_path = baseline_dir / "holdout.json"
     if not base_holdout_path.is_file():
         raise DataError(
@@ -115,13 +129,17 @@ def _baseline_scores(
         if not base["id"].equals(frame["id"]):
             raise Incomparable("held-out ids differ although their hash matches")
         _, scores = scores_from_frame(base, params.data.task)
-        return scores, [f"same held-out rows as main ({holdout.get('rows')} rows, hash matches)"]
+        same = f"same held-out rows as main ({holdout.get('rows')} rows, hash matches)"
+        return scores, [same], None
+    keep = unseen_by_baseline(frame, baseline_dir)
+    if not keep.any():
+        raise Incomparable("every held-out row of this branch is a row main's model trained on")
     note = (
         f"held-out rows differ from main's ({base_holdout.get('rows')} rows there, "
         f"{holdout.get('rows')} here): this branch changes the data or the split, so main's "
-        "model was re-scored on this branch's held-out rows"
+        f"model was re-scored on the {int(keep.sum())} held-out rows it never trained on"
     )
-    return rescore_baseline(params, baseline_dir), [note]
+    return rescore_baseline(params, baseline_dir)[keep], [note], keep
 
 
 def run(params: Params) -> GateResult:
@@ -134,7 +152,9 @@ def run(params: Params) -> GateResult:
     base_threshold = float(baseline_params(baseline_dir).get("evaluate", {}).get("threshold", 0.5))
     thresholds = (base_threshold, params.evaluate.threshold)
     try:
-        baseline, notes = _baseline_scores(params, frame, holdout, baseline_dir)
+        baseline, notes, keep = _baseline_scores(params, frame, holdout, baseline_dir)
+        if keep is not None:
+            y, candidate = y[keep], candidate[keep]
         result = judge(params.gate, params.data.task, y, candidate, baseline, thresholds, notes)
     except Incomparable as error:
         floors = judge(params.gate, params.data.task, y, candidate, None, thresholds)
