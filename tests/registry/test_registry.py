@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +124,27 @@ def test_cli_register_promote_rollback_and_status_table(
     assert "0.7100" in lines["3"]  # the latest run's roc_auc, a key metric in params.yaml
     history = out.split("promotion history:")[1]
     assert history.count("promote") == 2 and history.count("rollback") == 1
+
+
+def test_cli_registers_from_the_embedded_store_when_no_tracking_uri_is_set(
+    trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, params = trained_project
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    make_project(tmp_path, project_params())
+    (run_id,) = log_runs(root, params, 1)
+    # A fresh process, as a user runs it: MLflow's global URI is not set by anything else.
+    result = subprocess.run(
+        [sys.executable, "-m", "mlship.cli", "registry", "register"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"registered churn version 1 from run {run_id} as challenger" in result.stdout
+    assert (tmp_path / params.paths.mlflow_dir / "mlflow.db").is_file()
 
 
 def test_cli_failure_prints_one_line_and_exits_with_the_registry_code(

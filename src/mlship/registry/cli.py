@@ -21,12 +21,17 @@ from mlship.tracking import tracking_uri
 def connect(params: Params) -> Registry:
     """A Registry on the configured tracking store (MLFLOW_TRACKING_URI or embedded SQLite)."""
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import
+    import mlflow
     from mlflow import MlflowClient
 
     uri = tracking_uri(params.paths.mlflow_dir)
     if uri.startswith("sqlite:///"):
         params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # Registering resolves a run's `models:/m-...` source through MLflow's global URI, not the
+    # client's: without this the embedded store's models are "not found".
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     return Registry(MlflowClient(tracking_uri=uri, registry_uri=uri), params.registry.model_name)
 
 
