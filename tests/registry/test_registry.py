@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -132,18 +133,20 @@ def test_cli_registers_from_the_embedded_store_when_no_tracking_uri_is_set(
     root, params = trained_project
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    make_project(tmp_path, project_params())
-    (run_id,) = log_runs(root, params, 1)
-    # A fresh process, as a user runs it: MLflow's global URI is not set by anything else.
-    result = subprocess.run(
-        [sys.executable, "-m", "mlship.cli", "registry", "register"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"registered churn version 1 from run {run_id} as challenger" in result.stdout
+    make_project(tmp_path, project_params({"tracking": {"enabled": True}}))
+    for output in (params.paths.split_dir, params.paths.model_dir, params.paths.plots_dir):
+        shutil.copytree(root / output, tmp_path / output)
+    # Fresh processes, as `make repro` then `make train-register` run them.
+    for command in (["mlship.stages.evaluate"], ["mlship.cli", "registry", "register"]):
+        result = subprocess.run(
+            [sys.executable, "-m", *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+    assert "registered churn version 1 from run " in result.stdout
     assert (tmp_path / params.paths.mlflow_dir / "mlflow.db").is_file()
 
 
