@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_repo import BIN, run, tool_env
+from live_process import free_port, live_process
 from mlflow.tracking import MlflowClient
 
 from mlship.config import Params
@@ -25,59 +21,33 @@ pytestmark = pytest.mark.slow
 SERVER_START_SECONDS = 120
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture()
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
     """A real MLflow server on 127.0.0.1 with a SQLite backend; stopped after the test."""
     port = free_port()
-    log = (tmp_path / "server.log").open("w", encoding="utf-8")
-    server = subprocess.Popen(  # pylint: disable=consider-using-with
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--default-artifact-root",
-            str(tmp_path / "server-artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--default-artifact-root",
+        str(tmp_path / "server-artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text(encoding="utf-8")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not answer /health in time"
-            time.sleep(0.5)
+    with live_process(
+        command,
+        ready_url=f"{url}/health",
+        log=tmp_path / "server.log",
+        cwd=tmp_path,
+        timeout=SERVER_START_SECONDS,
+    ):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=20)
-        log.close()
 
 
 def tracked_copy(trained_project: tuple[Path, Params], dest: Path) -> Path:

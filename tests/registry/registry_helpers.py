@@ -5,29 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
+from live_process import free_port, live_process
 
 from mlship.config import Params
 from mlship.tracking import log_run
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def log_runs(root: Path, params: Params, count: int) -> list[str]:
@@ -57,23 +48,6 @@ def log_runs(root: Path, params: Params, count: int) -> list[str]:
     return run_ids
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"server not up after {timeout}s:\n{log.read_text(errors='replace')}"
-            )
-        time.sleep(0.3)
-
-
 @contextmanager
 def mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
     """Run `mlflow server` on a free loopback port with this backend; yield its URL."""
@@ -98,21 +72,9 @@ def mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
     ]
     log = workdir / f"mlflow-server-{port}.log"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/health", process, log, timeout=120)
+    with live_process(command, ready_url=f"{url}/health", log=log, cwd=workdir, env=env):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _pg_bin(name: str) -> str:

@@ -6,17 +6,14 @@ import json
 import math
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
+from live_process import free_port, live_process
 
 
 def records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -45,13 +42,6 @@ def copy_model(model_dir: Path, target: Path, **meta_changes: Any) -> Path:
     return target
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def live_service(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Iterator[str]:
     """Run `mlship serve` in a subprocess on a free loopback port; yield its base URL."""
@@ -59,29 +49,8 @@ def live_service(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Itera
     full_env = {**os.environ, **env, "MLSHIP_HOST": "127.0.0.1", "MLSHIP_PORT": str(port)}
     command = [sys.executable, "-m", "mlship.cli", "serve", "--log-level", "warning"]
     log = cwd / f"serve-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"mlship serve exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"mlship serve not ready: {log.read_text(errors='replace')}")
-            time.sleep(0.2)
+    with live_process(
+        command, ready_url=f"{url}/ready", log=log, cwd=cwd, env=full_env, timeout=timeout
+    ):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)

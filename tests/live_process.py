@@ -1,0 +1,67 @@
+"""Run a server as a subprocess on a free loopback port for a test, and always stop it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"{url}: server exited early:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{url}: not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')}"
+            )
+        time.sleep(0.3)
+
+
+@contextmanager
+def live_process(
+    command: Sequence[str],
+    *,
+    ready_url: str,
+    log: Path,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `command`, wait until `ready_url` answers 200, yield; terminate (then kill) after."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(ready_url, process, log, timeout)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
