@@ -5,8 +5,8 @@ MLflow and registered; nothing in the service is patched:
   good     the champion's recipe with a slightly different learning rate
   erroring a pipeline whose one-hot encoder rejects unknown categories, trained without the
            `region` value "west": every request carrying "west" fails inside the model
-  slow     the champion's recipe with 4,000 trees at a 20x smaller learning rate: nearly the
-           same predictions, about 6x the time per call
+  slow     the champion's recipe with 8,000 trees at a 40x smaller learning rate: nearly the
+           same predictions, ~60 ms more per call (about 12x the champion's time)
   shifted  a logistic regression retrained with class_weight="balanced" and not recalibrated:
            every probability pushed upwards (PSI about 0.9 against the champion)
 """
@@ -46,9 +46,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "champion": {},
     "good": {"hyperparams": {"learning_rate": 0.09, "max_iter": 200, "max_leaf_nodes": 31}},
     "erroring": {"strict_without_region": "west"},
-    # The champion's recipe with 20x the trees at a 20x smaller step: about the same
-    # predictions (PSI ~0.02), several times the work per call.
-    "slow": {"hyperparams": {"learning_rate": 0.005, "max_iter": 4000, "max_leaf_nodes": 31}},
+    # The champion's recipe with 40x the trees at a 40x smaller step: about the same
+    # predictions (PSI ~0.03), ~60 ms more work per call.
+    "slow": {"hyperparams": {"learning_rate": 0.0025, "max_iter": 8000, "max_leaf_nodes": 31}},
     "shifted": {"model": "linear", "hyperparams": {"class_weight": "balanced"}},
 }
 
@@ -178,6 +178,9 @@ def make_world(
     source, params = trained
     raw = yaml.safe_load((source / "params.yaml").read_text(encoding="utf-8"))
     raw["tracking"]["enabled"] = True
+    # A test step sees ~60 challenger requests, so its p95 is noisy: a 50 ms slack keeps an
+    # equally fast challenger from being rolled back while the slow one (+60 ms) still is.
+    raw["rollout"]["p95_slack_ms"] = 50
     target.mkdir(parents=True, exist_ok=True)
     (target / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     env = {
