@@ -29,9 +29,9 @@ def connect(params: Params) -> Registry:
         params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # Registering resolves a run's `models:/m-...` source through MLflow's global URI, not the
-    # client's: without this the embedded store's models are "not found".
+    # client's: without this the embedded store's models are "not found". (No set_registry_uri:
+    # it exports MLFLOW_REGISTRY_URI to every later subprocess; the registry follows tracking.)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     return Registry(MlflowClient(tracking_uri=uri, registry_uri=uri), params.registry.model_name)
 
 
