@@ -475,6 +475,7 @@ def _domain_classifier(
     categories: Mapping[str, tuple[Any, ...]],
     settings: DriftSettings,
 ) -> DomainClassifierResult:
+    """Fit a classifier to tell sampled current rows from reference rows, on one OpenMP thread."""
     rng = np.random.default_rng(settings.seed)
     n_ref = min(len(reference), settings.domain_sample_rows)
     n_cur = min(len(current), settings.domain_sample_rows)
@@ -490,42 +491,45 @@ def _domain_classifier(
     names = list(numeric) + list(categorical)
     is_categorical = np.array([False] * len(numeric) + [True] * len(categorical))
 
-    oof = np.empty(y.size, dtype=np.float64)
-    folds = StratifiedKFold(settings.domain_folds, shuffle=True, random_state=settings.seed)
-    models: list[HistGradientBoostingClassifier] = []
-    held_out = np.empty(0, dtype=np.int64)
-    for train, test in folds.split(x, y):
-        # Few, coarse trees: the question is "can they be told apart", not a tuned model.
-        model = HistGradientBoostingClassifier(
-            max_iter=30,
-            learning_rate=0.2,
-            max_bins=max(64, settings.max_categories + 1),
-            categorical_features=is_categorical,
-            early_stopping=False,
+    # On a busy machine OpenMP's spinning workers slow a small fit several-fold; one thread
+    # is fast enough for a 40k-row sample and leaves the other cores to the column tests.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        oof = np.empty(y.size, dtype=np.float64)
+        folds = StratifiedKFold(settings.domain_folds, shuffle=True, random_state=settings.seed)
+        models: list[HistGradientBoostingClassifier] = []
+        held_out = np.empty(0, dtype=np.int64)
+        for train, test in folds.split(x, y):
+            # Few, coarse trees: the question is "can they be told apart", not a tuned model.
+            model = HistGradientBoostingClassifier(
+                max_iter=30,
+                learning_rate=0.2,
+                max_bins=max(64, settings.max_categories + 1),
+                categorical_features=is_categorical,
+                early_stopping=False,
+                random_state=settings.seed,
+            )
+            model.fit(x[train], y[train])
+            oof[test] = model.predict_proba(x[test])[:, 1]
+            models.append(model)
+            held_out = test
+
+        auc = float(roc_auc_score(y, oof))
+        boot = _bootstrap_auc(y, oof, settings.bootstrap, rng)
+        ci_level = 1.0 - settings.alpha
+        low, high = np.quantile(boot, [settings.alpha / 2, 1.0 - settings.alpha / 2])
+
+        # Permutation importance on rows the last model never saw, so it ranks what generalises.
+        importance_rows = held_out
+        if held_out.size > IMPORTANCE_ROWS:
+            importance_rows = np.sort(rng.choice(held_out, size=IMPORTANCE_ROWS, replace=False))
+        perm = permutation_importance(
+            models[-1],
+            x[importance_rows],
+            y[importance_rows],
+            scoring="roc_auc",
+            n_repeats=1,
             random_state=settings.seed,
         )
-        model.fit(x[train], y[train])
-        oof[test] = model.predict_proba(x[test])[:, 1]
-        models.append(model)
-        held_out = test
-
-    auc = float(roc_auc_score(y, oof))
-    boot = _bootstrap_auc(y, oof, settings.bootstrap, rng)
-    ci_level = 1.0 - settings.alpha
-    low, high = np.quantile(boot, [settings.alpha / 2, 1.0 - settings.alpha / 2])
-
-    # Permutation importance on rows the last model never saw, so it ranks what generalises.
-    importance_rows = held_out
-    if held_out.size > IMPORTANCE_ROWS:
-        importance_rows = np.sort(rng.choice(held_out, size=IMPORTANCE_ROWS, replace=False))
-    perm = permutation_importance(
-        models[-1],
-        x[importance_rows],
-        y[importance_rows],
-        scoring="roc_auc",
-        n_repeats=1,
-        random_state=settings.seed,
-    )
     means = np.asarray(perm.importances_mean, dtype=np.float64)
     ranked = sorted(zip(names, means.tolist()), key=lambda kv: (-kv[1], kv[0]))
 
@@ -544,21 +548,6 @@ def _domain_classifier(
         n_ref=n_ref,
         n_cur=n_cur,
     )
-
-
-def _single_threaded_domain_classifier(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    numeric: Sequence[str],
-    categorical: Sequence[str],
-    categories: Mapping[str, tuple[Any, ...]],
-    settings: DriftSettings,
-) -> DomainClassifierResult:
-    """Run the domain classifier with one OpenMP thread in the calling thread."""
-    # On a busy machine OpenMP's spinning workers slow a small fit several-fold; one thread
-    # is fast enough for a 40k-row sample and leaves the other cores to the column tests.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return _domain_classifier(reference, current, numeric, categorical, categories, settings)
 
 
 # --------------------------------------------------------------------------- predictions
@@ -750,7 +739,7 @@ def detect_drift(
         if run_domain:
             categories = {r.name: r.categories for r in cat_raws}
             domain_future = pool.submit(
-                _single_threaded_domain_classifier,
+                _domain_classifier,
                 reference,
                 current,
                 numeric,
