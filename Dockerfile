@@ -20,7 +20,7 @@ RUN python -m venv /opt/mlship
 # requirements.txt pins, which is the full closure, so nothing floats.
 COPY requirements.txt ./
 RUN /opt/mlship/bin/pip install --constraint requirements.txt \
-        fastapi uvicorn orjson pydantic pydantic-settings prometheus_client httpx tabulate \
+        fastapi uvicorn uvloop httptools orjson pydantic pydantic-settings prometheus_client httpx tabulate \
         scikit-learn skops scipy numpy pandas threadpoolctl PyYAML mlflow-skinny
 
 # --------------------------------------------------------------------------- the package wheel
