@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from mlship.config import Params, parse_params
+from mlship.gate import baseline
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,3 +82,24 @@ def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     make_project(tmp_path, project_params())
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture()
+def project_copy(
+    trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A private copy of the trained project as the cwd, for tests that change its files."""
+    root = tmp_path / "project"
+    shutil.copytree(trained_project[0], root)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture()
+def baselined_project(project_copy: Path) -> Path:
+    """A copy of the trained project whose main baseline is its own outputs (main == PR)."""
+    text = (project_copy / "params.yaml").read_text(encoding="utf-8")
+    baseline_dir = project_copy / "reports/baseline"
+    baseline_dir.mkdir(parents=True)
+    baseline.collect_outputs(project_copy, yaml.safe_load(text), text, baseline_dir)
+    return project_copy

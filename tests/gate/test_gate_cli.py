@@ -10,27 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mlship.config import Params
 from mlship.gate import baseline
 from mlship.gate import cli as gate_cli
-
-
-@pytest.fixture(name="project")
-def _project(
-    trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """A copy of the trained project whose baseline is its own outputs (main == PR)."""
-    source, _ = trained_project
-    root = tmp_path / "project"
-    shutil.copytree(source, root)
-    monkeypatch.chdir(root)
-    text = (root / "params.yaml").read_text(encoding="utf-8")
-    baseline_dir = root / "reports/baseline"
-    baseline_dir.mkdir(parents=True)
-    baseline.collect_outputs(root, yaml.safe_load(text), text, baseline_dir)
-    return root
 
 
 def _degrade_candidate(root: Path) -> None:
@@ -41,28 +24,37 @@ def _degrade_candidate(root: Path) -> None:
     frame.to_csv(path, index=False)
 
 
+def _change_held_out_rows(root: Path) -> Path:
+    """Give main's baseline other held-out rows, as after a data change; return its folder."""
+    base = root / "reports/baseline"
+    info = json.loads((base / "holdout.json").read_text("utf-8"))
+    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
+    return base
+
+
 def _gate_json(root: Path) -> dict[str, object]:
     result: dict[str, object] = json.loads((root / "reports/gate/gate.json").read_text("utf-8"))
     return result
 
 
 def test_gate_passes_with_no_metric_change_when_predictions_equal_mains(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert gate_cli.main([]) == 0
     out = capsys.readouterr().out
     assert "no metric change" in out
     assert "mlship gate: pass" in out
-    assert "no metric change" in (project / "reports/gate/gate.md").read_text("utf-8")
+    assert "no metric change" in (baselined_project / "reports/gate/gate.md").read_text("utf-8")
 
 
 def test_gate_exits_5_with_one_line_per_failing_metric(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _degrade_candidate(project)
+    _degrade_candidate(baselined_project)
     assert gate_cli.main([]) == 5
     err = capsys.readouterr().err.strip().splitlines()
-    metrics: list[dict[str, str]] = _gate_json(project)["metrics"]  # type: ignore[assignment]
+    gate = _gate_json(baselined_project)
+    metrics: list[dict[str, str]] = gate["metrics"]  # type: ignore[assignment]
     failing = [m for m in metrics if m["verdict"] != "pass"]
     assert len(err) == len(failing) >= 2
     for line, metric in zip(err, failing):
@@ -72,26 +64,23 @@ def test_gate_exits_5_with_one_line_per_failing_metric(
 
 
 def test_gate_rescores_mains_model_when_the_held_out_rows_differ(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    holdout = project / "reports/baseline/holdout.json"
-    info = json.loads(holdout.read_text("utf-8"))
-    holdout.write_text(json.dumps({**info, "rows_hash": "changed-data"}), encoding="utf-8")
+    _change_held_out_rows(baselined_project)
     assert gate_cli.main([]) == 0
     out = capsys.readouterr().out
-    held_out = len(pd.read_csv(project / "artifacts/eval/predictions.csv"))
+    held_out = len(pd.read_csv(baselined_project / "artifacts/eval/predictions.csv"))
     assert f"re-scored on the {held_out} held-out rows it never trained on" in out
     # Same model scored on the same rows: the re-scored baseline equals the candidate.
-    assert _gate_json(project)["mode"] == "no_change"
+    assert _gate_json(baselined_project)["mode"] == "no_change"
 
 
 def test_gate_leaves_out_held_out_rows_main_trained_on_when_the_data_changed(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = project / "reports/baseline"
-    info = json.loads((base / "holdout.json").read_text("utf-8"))
-    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
-    held_out = pd.read_csv(project / "artifacts/eval/predictions.csv", dtype={"id": str})["id"]
+    base = _change_held_out_rows(baselined_project)
+    predictions = baselined_project / "artifacts/eval/predictions.csv"
+    held_out = pd.read_csv(predictions, dtype={"id": str})["id"]
     # A reshuffled split put 100 of main's training rows into this branch's held-out set.
     seen = pd.read_csv(base / "train_ids.csv", dtype={"id": str})
     moved = pd.DataFrame({"id": held_out.iloc[:100]})
@@ -102,12 +91,10 @@ def test_gate_leaves_out_held_out_rows_main_trained_on_when_the_data_changed(
 
 
 def test_gate_fails_closed_when_main_trained_on_every_held_out_row(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = project / "reports/baseline"
-    info = json.loads((base / "holdout.json").read_text("utf-8"))
-    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
-    shutil.copyfile(project / "artifacts/eval/predictions.csv", base / "train_ids.csv")
+    base = _change_held_out_rows(baselined_project)
+    shutil.copyfile(baselined_project / "artifacts/eval/predictions.csv", base / "train_ids.csv")
     assert gate_cli.main([]) == 5
     assert "every held-out row of this branch is a row main's model trained on" in (
         capsys.readouterr().err
@@ -115,46 +102,44 @@ def test_gate_fails_closed_when_main_trained_on_every_held_out_row(
 
 
 def test_gate_fails_closed_when_mains_model_cannot_score_the_new_rows(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = project / "reports/baseline"
-    info = json.loads((base / "holdout.json").read_text("utf-8"))
-    (base / "holdout.json").write_text(json.dumps({**info, "rows_hash": "x"}), encoding="utf-8")
+    base = _change_held_out_rows(baselined_project)
     meta = json.loads((base / "model.json").read_text("utf-8"))
     meta["numeric"].append("ghost_column")
     (base / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     assert gate_cli.main([]) == 5
     err = capsys.readouterr().err
     assert "fails closed" in err and "ghost_column" in err
-    assert _gate_json(project)["verdict"] == "fail"
+    assert _gate_json(baselined_project)["verdict"] == "fail"
 
 
 def test_gate_checks_floors_only_when_main_does_not_exist_yet(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = project / "reports/baseline"
+    base = baselined_project / "reports/baseline"
     shutil.rmtree(base)
     base.mkdir()
     (base / "none.json").write_text(json.dumps({"reason": "'main' does not exist"}), "utf-8")
     assert gate_cli.main([]) == 0
     out = capsys.readouterr().out
     assert "only floors were checked" in out
-    assert _gate_json(project)["mode"] == "floors_only"
+    assert _gate_json(baselined_project)["mode"] == "floors_only"
 
 
 def test_gate_without_a_baseline_asks_for_make_baseline(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.rmtree(project / "reports/baseline")
+    shutil.rmtree(baselined_project / "reports/baseline")
     assert gate_cli.main([]) == 3
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "run `make baseline` first" in line
 
 
 def test_gate_without_a_trained_model_asks_for_make_smoke(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "artifacts/eval/predictions.csv").unlink()
+    (baselined_project / "artifacts/eval/predictions.csv").unlink()
     assert gate_cli.main([]) == 4
     assert "run `make smoke` first" in capsys.readouterr().err
 

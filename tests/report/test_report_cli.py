@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from mlship.config import Params, load_params
+from mlship.config import load_params
 from mlship.errors import SchemaViolation
-from mlship.gate import baseline
 from mlship.gate import cli as gate_cli
 from mlship.report import cli as report_cli
 from mlship.report.markdown import MARKER
@@ -20,19 +18,10 @@ from mlship.stages import data, validate
 
 
 @pytest.fixture(name="gated_project")
-def _gated_project(
-    trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def _gated_project(baselined_project: Path) -> Path:
     """A trained project, its own outputs as main's baseline, and the gate already run."""
-    source, _ = trained_project
-    root = tmp_path / "project"
-    shutil.copytree(source, root)
-    monkeypatch.chdir(root)
-    text = (root / "params.yaml").read_text(encoding="utf-8")
-    (root / "reports/baseline").mkdir(parents=True)
-    baseline.collect_outputs(root, yaml.safe_load(text), text, root / "reports/baseline")
     assert gate_cli.main([]) == 0
-    return root
+    return baselined_project
 
 
 def _report(root: Path) -> str:
