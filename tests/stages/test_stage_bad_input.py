@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlship.config import Params
 from mlship.data.generate import generate_churn
 from mlship.stages import evaluate, split, train, validate
 
@@ -54,6 +53,14 @@ def no_temp_files(root: Path) -> bool:
 @pytest.fixture()
 def churn() -> pd.DataFrame:
     return generate_churn(400, seed=9)
+
+
+@pytest.fixture()
+def unevaluated_project(project_copy: Path) -> Path:
+    """A copy of the trained project, as the cwd, without the evaluate stage's outputs."""
+    for outputs_dir in ("artifacts/eval", "plots"):
+        shutil.rmtree(project_copy / outputs_dir)
+    return project_copy
 
 
 @pytest.mark.parametrize("stage", [validate.main, split.main, train.main, evaluate.main])
@@ -170,14 +177,8 @@ def test_class_too_rare_to_split_is_a_clear_error(
 
 @pytest.mark.slow  # evaluates a trained model: permutation importance and plots
 def test_unseen_category_at_evaluation_still_gets_predictions(
-    trained_project: tuple[Path, Params],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    project_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "project"
-    shutil.copytree(trained_project[0], root)
-    monkeypatch.chdir(root)
     test_set = pd.read_parquet("artifacts/split/test.parquet")
     test_set.loc[::3, "region"] = "atlantis"  # a region the model never saw
     test_set.loc[1::3, "contract"] = "lifetime"
@@ -203,14 +204,8 @@ def test_evaluate_without_a_model_names_the_missing_file(
 
 
 def test_evaluate_refuses_a_model_trained_for_other_features(
-    trained_project: tuple[Path, Params],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    unevaluated_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "project"
-    shutil.copytree(trained_project[0], root, ignore=shutil.ignore_patterns("plots", "eval"))
-    monkeypatch.chdir(root)
     before = Path("metrics.json").read_bytes()
     edit_params(lambda raw: raw["data"]["categorical"].remove("region"))  # type: ignore[index]
     lines = fails(evaluate.main, capsys, code=4)
@@ -235,14 +230,8 @@ def test_train_on_a_split_made_for_other_features_names_the_column(
 
 
 def test_evaluate_refuses_a_holdout_with_a_single_class(
-    trained_project: tuple[Path, Params],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    unevaluated_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "project"
-    shutil.copytree(trained_project[0], root, ignore=shutil.ignore_patterns("plots", "eval"))
-    monkeypatch.chdir(root)
     test_set = pd.read_parquet("artifacts/split/test.parquet")
     test_set[test_set["churned"] == 0].to_parquet("artifacts/split/test.parquet", index=False)
     lines = fails(evaluate.main, capsys, code=3)
