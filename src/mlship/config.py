@@ -9,7 +9,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlship.errors import ParamsError
-from mlship.monitoring.drift import DriftSettings
 
 Task = Literal["binary", "multiclass", "regression"]
 ModelKind = Literal["linear", "random_forest", "hist_gradient_boosting"]
@@ -182,6 +181,29 @@ class RolloutParams(Section):
         if self.max_window_seconds < self.window_seconds:
             raise ValueError("max_window_seconds must be at least window_seconds")
         return self
+
+
+class DriftSettings(Section):
+    """Thresholds and budgets of a drift check; the ``drift:`` section of params.yaml."""
+
+    # Defined here rather than in monitoring.drift so loading params imports no scipy/sklearn.
+
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    correction: Literal["holm", "bonferroni", "fdr_bh"] = "holm"
+    min_effect: float = Field(0.02, ge=0.0, le=1.0)
+    psi_threshold: float = Field(0.2, ge=0.0)
+    psi_bins: int = Field(10, ge=2, le=100)
+    ks_sample_rows: int | None = Field(200_000, ge=1_000)
+    missing_rate_threshold: float = Field(0.05, ge=0.0, le=1.0)
+    new_category_share: float = Field(0.01, ge=0.0, le=1.0)
+    max_categories: int = Field(50, ge=2, le=250)
+    domain_classifier: bool = True
+    domain_auc_threshold: float = Field(0.6, ge=0.5, le=1.0)
+    domain_sample_rows: int = Field(20_000, ge=100)
+    domain_folds: int = Field(3, ge=2, le=10)
+    bootstrap: int = Field(200, ge=20)
+    performance_drop_threshold: float = Field(0.05, ge=0.0)
+    seed: int = 42
 
 
 class RetrainParams(Section):

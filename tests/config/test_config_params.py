@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +187,12 @@ def test_load_params_reports_the_file_it_read(tmp_path: Path) -> None:
     with pytest.raises(ParamsError) as caught:
         load_params(path)
     assert str(caught.value).startswith(f"{path}: unknown key 'train.modle'")
+
+
+def test_loading_params_does_not_import_scipy_or_sklearn() -> None:
+    # Every CLI loads params first; the drift stack costs seconds and most commands never use it.
+    code = "import sys, mlship.config; print(sorted({'scipy', 'sklearn'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
@@ -21,6 +20,7 @@ from sklearn.metrics import accuracy_score, r2_score, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from mlship.config import DriftSettings
 from mlship.errors import DataError
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,29 +35,6 @@ IMPORTANCE_ROWS = 3_000
 # The ROC curve kept for the report; more points add bytes, not information.
 ROC_POINTS = 101
 NEW_CATEGORIES_LISTED = 20
-
-
-class DriftSettings(BaseModel):
-    """Thresholds and budgets of a drift check; the ``drift:`` section of params.yaml."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    alpha: float = Field(0.05, gt=0.0, lt=1.0)
-    correction: Literal["holm", "bonferroni", "fdr_bh"] = "holm"
-    min_effect: float = Field(0.02, ge=0.0, le=1.0)
-    psi_threshold: float = Field(0.2, ge=0.0)
-    psi_bins: int = Field(10, ge=2, le=100)
-    ks_sample_rows: int | None = Field(200_000, ge=1_000)
-    missing_rate_threshold: float = Field(0.05, ge=0.0, le=1.0)
-    new_category_share: float = Field(0.01, ge=0.0, le=1.0)
-    max_categories: int = Field(50, ge=2, le=250)
-    domain_classifier: bool = True
-    domain_auc_threshold: float = Field(0.6, ge=0.5, le=1.0)
-    domain_sample_rows: int = Field(20_000, ge=100)
-    domain_folds: int = Field(3, ge=2, le=10)
-    bootstrap: int = Field(200, ge=20)
-    performance_drop_threshold: float = Field(0.05, ge=0.0)
-    seed: int = 42
 
 
 @dataclass(frozen=True)
