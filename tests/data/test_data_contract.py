@@ -17,7 +17,7 @@ from mlship.data.contract import (
     load_schema_file,
     validate_frame,
 )
-from mlship.data.generate import generate_churn
+from mlship.data.generate import CATEGORICAL, NUMERIC, generate_churn
 from mlship.errors import ParamsError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,17 +27,8 @@ CHURN = DataParams(
     target="churned",
     id_column="customer_id",
     positive_label=1,
-    numeric=(
-        "tenure_months",
-        "monthly_charges",
-        "total_charges",
-        "support_tickets",
-        "avg_session_minutes",
-        "age",
-        "num_products",
-        "days_since_last_login",
-    ),
-    categorical=("contract", "payment_method", "region", "internet_service", "has_partner"),
+    numeric=NUMERIC,
+    categorical=CATEGORICAL,
 )
 RULES = ValidateParams(min_rows=100, min_class_fraction=0.05)
 SMALL = DataParams(
