@@ -17,39 +17,42 @@ DATA = DataParams(
 )
 
 
-def test_missing_file_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "nope.csv"
-    with pytest.raises(DataError, match="nope.csv: data file not found"):
-        read_table(path)
-
-
-def test_empty_file_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "empty.csv"
-    path.write_bytes(b"")
-    with pytest.raises(DataError, match="empty.csv: data file is empty"):
-        read_table(path)
-
-
-def test_header_only_file_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "header.csv"
-    path.write_text("a,b,y\n", encoding="utf-8")
-    with pytest.raises(DataError, match="header but no rows"):
-        read_table(path)
-
-
-def test_unsupported_suffix_names_the_kinds_accepted(tmp_path: Path) -> None:
-    path = tmp_path / "data.xlsx"
-    path.write_bytes(b"PK")
-    with pytest.raises(
-        DataError, match=r"unsupported file type '\.xlsx' \(use \.csv or \.parquet\)"
-    ):
-        read_table(path)
-
-
-def test_unparseable_parquet_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "broken.parquet"
-    path.write_text("not parquet", encoding="utf-8")
-    with pytest.raises(DataError, match="broken.parquet: cannot parse"):
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        pytest.param("nope.csv", None, "nope.csv: data file not found", id="missing"),
+        pytest.param("empty.csv", b"", "empty.csv: data file is empty", id="empty"),
+        pytest.param("header.csv", b"a,b,y\n", "header but no rows", id="header-only"),
+        pytest.param(
+            "data.xlsx",
+            b"PK",
+            r"unsupported file type '\.xlsx' \(use \.csv or \.parquet\)",
+            id="unsupported-suffix",
+        ),
+        pytest.param(
+            "broken.parquet", b"not parquet", "broken.parquet: cannot parse", id="bad-parquet"
+        ),
+        pytest.param(
+            "ragged.csv",
+            b"a,b\n1,2\n3,4,5,6\n",
+            "ragged.csv: cannot parse: .*Expected 2 fields",
+            id="ragged-csv",
+        ),
+        pytest.param(
+            "latin1.csv",
+            "ville,y\nBézier,1\n".encode("latin-1"),
+            "latin1.csv: cannot parse: .*utf-8",
+            id="not-utf8-csv",
+        ),
+    ],
+)
+def test_unreadable_table_is_an_error_that_says_why(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
         read_table(path)
 
 
@@ -163,17 +166,3 @@ def test_code_column_with_text_far_down_a_big_csv_is_read_as_text(tmp_path: Path
     frame = read_table(path)
     assert frame["zip"].map(type).eq(str).all()
     assert model_frame(frame, DATA)["zip"].iloc[-1] == "2B010"
-
-
-def test_ragged_csv_is_named_with_the_parser_reason(tmp_path: Path) -> None:
-    path = tmp_path / "ragged.csv"
-    path.write_text("a,b\n1,2\n3,4,5,6\n", encoding="utf-8")
-    with pytest.raises(DataError, match="ragged.csv: cannot parse: .*Expected 2 fields"):
-        read_table(path)
-
-
-def test_csv_that_is_not_utf8_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.csv"
-    path.write_bytes("ville,y\nBézier,1\n".encode("latin-1"))
-    with pytest.raises(DataError, match="latin1.csv: cannot parse: .*utf-8"):
-        read_table(path)
