@@ -105,21 +105,15 @@ def test_pr_report_never_touches_pr_code_and_only_comments() -> None:
     assert "head_sha" not in text and "head_branch" not in text and "secrets." not in text
 
 
+def _passes(*command: str) -> str:
+    """Run a tool at the repository root; fail with its output unless it exits 0."""
+    proc = subprocess.run(  # nosec B603
+        command, cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def test_actionlint_with_shellcheck_and_zizmor_report_nothing() -> None:
-    actionlint = subprocess.run(
-        [str(BIN / "actionlint"), f"-shellcheck={BIN / 'shellcheck'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # nosec B603
-    assert actionlint.returncode == 0, actionlint.stdout + actionlint.stderr
-    zizmor = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", ".github"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # nosec B603
-    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
-    assert "No findings" in zizmor.stdout
+    _passes(str(BIN / "actionlint"), f"-shellcheck={BIN / 'shellcheck'}")
+    assert "No findings" in _passes(str(BIN / "zizmor"), "--offline", ".github")
