@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mlship.config import Params, load_params
+from mlship.config import Params
 from mlship.data.io import read_table
 from mlship.errors import DataError, GateFailed, MlshipError, ModelError
 from mlship.files import write_json, write_text
@@ -21,7 +22,7 @@ from mlship.gate.bootstrap import FloatArray
 from mlship.gate.policy import GateResult, check_policy, judge
 from mlship.model.artifact import load_model
 from mlship.model.scoring import Labels, predict_scores, scores_from_frame
-from mlship.stages import stage_parser
+from mlship.stages import run_main, stage_parser
 
 
 class Incomparable(MlshipError):
@@ -176,22 +177,20 @@ def run(params: Params) -> GateResult:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point: one stderr line per failing metric, exit 5 on fail."""
     parser = stage_parser("gate", "Compare the pull request's model with main's baseline.")
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
+
+    def _run(params: Params, _: argparse.Namespace) -> int:
         result = run(params)
-    except MlshipError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return error.exit_code
-    for note in result.notes:
-        print(f"{parser.prog}: {note}")
-    if result.verdict == "fail":
-        for line in result.failure_lines():
-            print(f"{parser.prog}: {line}", file=sys.stderr)
-        return GateFailed.exit_code
-    gated = ", ".join(f"{m.name} {m.verdict}" for m in result.metrics)
-    print(f"{parser.prog}: pass ({gated}); see {params.gate.out_dir / 'gate.md'}")
-    return 0
+        for note in result.notes:
+            print(f"{parser.prog}: {note}")
+        if result.verdict == "fail":
+            for line in result.failure_lines():
+                print(f"{parser.prog}: {line}", file=sys.stderr)
+            return GateFailed.exit_code
+        gated = ", ".join(f"{m.name} {m.verdict}" for m in result.metrics)
+        print(f"{parser.prog}: pass ({gated}); see {params.gate.out_dir / 'gate.md'}")
+        return 0
+
+    return run_main(parser, _run, argv)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,15 @@ def run_main(
     run: Callable[[Params, argparse.Namespace], Any],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Parse arguments, load params and run; an MlshipError becomes a message and an exit code."""
+    """Parse arguments, load params and run; an MlshipError becomes a message and an exit code.
+
+    An int that `run` returns is the exit code (a verdict it reported itself, as the gate's
+    failing metrics); any other result means success.
+    """
     args = parser.parse_args(argv)
     try:
-        run(load_params(args.params), args)
+        result = run(load_params(args.params), args)
     except MlshipError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return error.exit_code
-    return 0
+    return result if isinstance(result, int) else 0
