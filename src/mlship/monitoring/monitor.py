@@ -9,6 +9,7 @@ which the service appends to its own /metrics: one scrape target, no extra port.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Sequence
@@ -18,15 +19,15 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-from mlship.config import Params, load_params
+from mlship.config import Params
 from mlship.data.io import read_table
-from mlship.errors import DataError, MlshipError
+from mlship.errors import DataError
 from mlship.monitoring.check import prepare, score_frames
 from mlship.monitoring.drift import DriftResult, detect_drift
 from mlship.monitoring.drift_report import write_reports
 from mlship.monitoring.recorder import GAUGES, PREDICTION, RecordSettings, read_recent
 from mlship.monitoring.trigger import fire_retrain
-from mlship.stages import stage_parser
+from mlship.stages import run_main, stage_parser
 
 
 def monitor_once(
@@ -118,9 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--every", type=float, help="repeat every this many seconds")
     parser.add_argument("--times", type=int, default=1, help="runs when repeating (bounded)")
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
+
+    def _run(params: Params, args: argparse.Namespace) -> None:
         records = args.records or RecordSettings().dir
         for run in range(max(1, args.times)):
             if run and args.every:
@@ -133,10 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fired = fire_retrain(result, records / "trigger.json", args.cooldown_hours)
                 verb = "retrain triggered" if fired["fired"] else "no trigger"
                 print(f"{parser.prog}: {verb} ({fired['reason']})")
-    except MlshipError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return error.exit_code
-    return 0
+
+    return run_main(parser, _run, argv)
 
 
 if __name__ == "__main__":

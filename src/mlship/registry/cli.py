@@ -8,13 +8,12 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from tabulate import tabulate
 
-from mlship.config import DEFAULT_PARAMS, Params, load_params
-from mlship.errors import MlshipError
+from mlship.config import Params
 from mlship.registry.core import Registry, VersionRow
+from mlship.stages import run_main, stage_parser
 from mlship.tracking import tracking_uri
 
 
@@ -62,8 +61,7 @@ def history_lines(registry: Registry) -> list[str]:
     ]
 
 
-def _run(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
+def _run(params: Params, args: argparse.Namespace) -> None:
     registry = connect(params)
     if args.action == "register":
         run_id = args.run_id or registry.latest_run_id(params.tracking.experiment)
@@ -94,12 +92,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(
-        prog="mlship registry", description="Manage model versions in the MLflow registry."
-    )
-    parser.add_argument(
-        "--params", type=Path, default=DEFAULT_PARAMS, help="params file (default: params.yaml)"
-    )
+    parser = stage_parser("registry", "Manage model versions in the MLflow registry.")
     sub = parser.add_subparsers(dest="action", required=True)
     register = sub.add_parser("register", help="register a run's model and alias it challenger")
     register.add_argument("--run-id", help="MLflow run id (default: the experiment's latest run)")
@@ -108,13 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("clear-challenger", help="remove the challenger alias (rejected rollout)")
     status = sub.add_parser("status", help="table of versions, aliases, metrics, promotions")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    try:
-        _run(args)
-    except MlshipError as error:
-        print(f"mlship registry: error: {error}", file=sys.stderr)
-        return error.exit_code
-    return 0
+    return run_main(parser, _run, argv)
 
 
 if __name__ == "__main__":

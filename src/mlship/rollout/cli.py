@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mlship.config import DEFAULT_PARAMS, Params, load_params
-from mlship.errors import MlshipError
+from mlship.config import DEFAULT_PARAMS, Params
 from mlship.registry.cli import connect
 from mlship.rollout.controller import Controller, RolledBack, RolloutError, ServiceClient
+from mlship.stages import run_main
 
 URL_ENV = "MLSHIP_DEPLOY_URL"
 TOKEN_ENV = "MLSHIP_ADMIN_TOKEN"  # nosec B105
@@ -76,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
-    params = _with_overrides(load_params(args.params), args)
+def _run(params: Params, args: argparse.Namespace) -> None:
+    params = _with_overrides(params, args)
     url = args.url or os.environ.get(URL_ENV, "").strip()
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not url:
@@ -90,10 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.action == "abort":
             cleared = controller.abort()
             print(f"aborted: champion only; challenger {cleared or 'none'} cleared")
-            return 0
+            return
         if args.action == "revert":
             controller.revert()
-            return 0
+            return
         result = controller.run()
     finally:
         service.close()
@@ -102,17 +102,11 @@ def _run(args: argparse.Namespace) -> int:
             f"version {result.challenger} rolled back, champion {result.champion} kept: "
             f"{result.reason}"
         )
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    args = _parser().parse_args(argv)
-    try:
-        return _run(args)
-    except MlshipError as error:
-        print(f"mlship rollout: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run_main(_parser(), _run, argv)
 
 
 if __name__ == "__main__":
