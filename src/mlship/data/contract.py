@@ -5,6 +5,7 @@ Validation is lazy, so one run lists every violation (column, check, count, exam
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,16 +92,23 @@ class ValidationReport:
             f"{self.columns} columns.",
         ]
         if self.violations:
-            lines += ["", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
-            lines += [
-                f"| `{v.column}` | {v.check} | {v.count} | {', '.join(v.examples)} |"
-                for v in self.violations
-            ]
+            lines += ["", *violations_table(self.to_dict()["violations"])]
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
         """One line per violation, for a terminal."""
         return "\n".join(f"{self.source}: {v.describe()}" for v in self.violations)
+
+
+def violations_table(
+    violations: Sequence[Mapping[str, Any]], text: Callable[[object], str] = str
+) -> list[str]:
+    """validation.json's violations as markdown table lines; `text` renders a cell's value."""
+    return ["| column | check | failing rows | examples |", "|---|---|---:|---|"] + [
+        f"| `{text(v['column'])}` | {text(v['check'])} | {v['count']} | "
+        f"{text(', '.join(map(str, v.get('examples', []))))} |"
+        for v in violations
+    ]
 
 
 def load_schema_file(path: Path | None) -> SchemaFile:

@@ -24,6 +24,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
+from mlship.data.contract import violations_table
 from mlship.data.io import read_table
 from mlship.errors import DataError, ModelError
 from mlship.files import write_text
@@ -203,12 +204,7 @@ def _validation_lines(report: dict[str, Any] | None, who: str, shown: int | None
     if not violations:
         return [head]
     listed = violations if shown is None else violations[:shown]
-    lines = [head, "", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
-    lines += [
-        f"| `{cell(v['column'])}` | {cell(v['check'])} | {v['count']} | "
-        f"{cell(', '.join(map(str, v.get('examples', []))))} |"
-        for v in listed
-    ]
+    lines = [head, "", *violations_table(listed, cell)]
     if len(listed) < len(violations):
         lines.append(f"\n_{len(violations) - len(listed)} more violation(s) not listed._")
     return lines
