@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -40,7 +39,6 @@ ISSUE_LABEL = "mlship-retrain"
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 TRUE = {"1", "true", "yes", "on"}
 DAY = 86_400.0
-ID = "__id__"  # the split's row id column
 
 
 class CommandFailed(MlshipError):
@@ -151,7 +149,11 @@ def _append_batch(params: Params, batch: pd.DataFrame) -> int:
 
 
 def _baseline_from_workspace(params: Params, params_file: Path) -> None:
-    """The champion's outputs, as they are before retraining, become the gate's baseline."""
+    """The champion's outputs, as they are before retraining, become the gate's baseline.
+
+    They include the ids it trained on (train_ids.csv): the split reshuffles when rows are
+    added, so the gate compares the two models only on held-out rows the champion never saw.
+    """
     # pylint: disable=import-outside-toplevel  # the gate pulls in plotting and bootstrap code
     from mlship.gate.baseline import collect_outputs
 
@@ -162,29 +164,6 @@ def _baseline_from_workspace(params: Params, params_file: Path) -> None:
     original = params_file.read_text(encoding="utf-8")
     collect_outputs(Path.cwd(), yaml.safe_load(original) or {}, original, out)
     write_json(out / "baseline.json", {"ref": "champion (this checkout before retraining)"})
-
-
-def fair_gate_params(params: Params, champion_ids: set[str], out: Path) -> tuple[Params, int]:
-    """Params whose held-out rows exclude the champion's training rows; and how many remain.
-
-    The split reshuffles when rows are added, so some of the new held-out rows were the
-    champion's training rows: scored on them it would look better than it is.
-    """
-    test = read_table(params.paths.split_dir / "test.parquet")
-    predictions = pd.read_csv(params.paths.eval_dir / "predictions.csv", dtype={"id": str})
-    if not test[ID].astype(str).reset_index(drop=True).equals(predictions["id"]):
-        raise DataError("held-out rows and predictions are not in the same order")
-    keep = ~test[ID].astype(str).isin(champion_ids).to_numpy()
-    if keep.sum() < 50:
-        raise DataError(f"only {int(keep.sum())} held-out rows are new to the champion")
-    split_dir, eval_dir = out / "split", out / "eval"
-    write_table(test[keep].reset_index(drop=True), split_dir / "test.parquet")
-    write_table(predictions[keep].reset_index(drop=True), eval_dir / "predictions.csv")
-    ids = "\n".join(predictions["id"][keep])
-    digest = hashlib.sha256(ids.encode("utf-8")).hexdigest()
-    write_json(eval_dir / "holdout.json", {"rows": int(keep.sum()), "rows_hash": digest})
-    paths = params.paths.model_copy(update={"split_dir": split_dir, "eval_dir": eval_dir})
-    return params.model_copy(update={"paths": paths}), int(keep.sum())
 
 
 def _register(params: Params) -> str:
@@ -204,16 +183,16 @@ def retrain(params: Params, params_file: Path, decision: Decision, paths: Paths)
     from mlship.gate.cli import run as run_gate
 
     _baseline_from_workspace(params, params_file)
-    champion_ids = set(read_table(params.paths.split_dir / "train.parquet")[ID].astype(str))
     rows = _append_batch(params, read_table(Path(decision.batch)))
     _dvc("add", "--quiet", str(_data_target(params)))
     print(f"retrain: dataset now {rows} rows; running dvc repro")
     _dvc("repro")
-    fair, kept = fair_gate_params(params, champion_ids, paths.out / "gate-input")
-    decision.notes.append(
-        f"gate compared both models on {kept} held-out rows the champion never trained on"
-    )
-    result = run_gate(fair)
+    result = run_gate(params)
+    if result.mode != "incomparable":
+        decision.notes.append(
+            f"gate compared both models on {result.rows} held-out rows the champion never "
+            "trained on"
+        )
     decision.gate_verdict = result.verdict
     if result.verdict == "fail":
         decision.outcome = "gate-failed"
