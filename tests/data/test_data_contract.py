@@ -274,3 +274,12 @@ def test_infinite_numbers_are_reported_with_examples() -> None:
 def test_boolean_target_matches_positive_label_true() -> None:
     data = SMALL.model_copy(update={"positive_label": 1})  # `true` in YAML parses as 1
     assert check(small(y=[True, False, True, False]), data=data).valid
+
+
+def test_markdown_table_escapes_pipes_in_values() -> None:
+    rule = SchemaFile(columns={"c": ColumnRule(allowed=("a", "b"))})
+    report = check(small(c=["a", "x|y", "p\nq", "b"]), schema_file=rule)
+    rows = [line for line in report.to_markdown().splitlines() if line.startswith("| `c`")]
+    assert len(rows) == 1
+    assert "'x\\|y'" in rows[0] and "'p\\nq'" in rows[0]  # one line: examples are repr()s
+    assert rows[0].count(" | ") == 3  # four cells: the value's pipe did not add one

@@ -5,7 +5,7 @@ Validation is lazy, so one run lists every violation (column, check, count, exam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlship.config import DataParams, ValidateParams
 from mlship.errors import ParamsError
+from mlship.report.markdown import cell
 
 
 class ColumnRule(BaseModel):
@@ -100,13 +101,11 @@ class ValidationReport:
         return "\n".join(f"{self.source}: {v.describe()}" for v in self.violations)
 
 
-def violations_table(
-    violations: Sequence[Mapping[str, Any]], text: Callable[[object], str] = str
-) -> list[str]:
-    """validation.json's violations as markdown table lines; `text` renders a cell's value."""
+def violations_table(violations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """validation.json's violations as markdown table lines, each value made safe for a cell."""
     return ["| column | check | failing rows | examples |", "|---|---|---:|---|"] + [
-        f"| `{text(v['column'])}` | {text(v['check'])} | {v['count']} | "
-        f"{text(', '.join(map(str, v.get('examples', []))))} |"
+        f"| `{cell(v['column'])}` | {cell(v['check'])} | {v['count']} | "
+        f"{cell(', '.join(map(str, v.get('examples', []))))} |"
         for v in violations
     ]
 

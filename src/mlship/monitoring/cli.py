@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlship.config import load_params
-from mlship.errors import DriftDetected, MlshipError
+from mlship.config import Params
+from mlship.errors import DriftDetected
 from mlship.monitoring.check import newest_batch, run_check
-from mlship.stages import stage_parser
+from mlship.stages import run_main, stage_parser
 
 DEFAULT_OUT = Path("reports/drift")
 
@@ -39,25 +40,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fail-on-drift", action="store_true", help=f"exit {DriftDetected.exit_code} on drift"
     )
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        reference = args.reference or params.paths.split_dir / "train.parquet"
-        current = args.current or newest_batch(params.retrain.batches_dir)
-        model_dir = None if args.no_model else (args.model_dir or params.paths.model_dir)
-        result, paths = run_check(params, reference, current, args.out, model_dir)
-    except MlshipError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run_main(parser, _run, argv)
+
+
+def _run(params: Params, args: argparse.Namespace) -> int:
+    reference = args.reference or params.paths.split_dir / "train.parquet"
+    current = args.current or newest_batch(params.retrain.batches_dir)
+    model_dir = None if args.no_model else (args.model_dir or params.paths.model_dir)
+    result, paths = run_check(params, reference, current, args.out, model_dir)
     if result.drifted:
         drivers = ", ".join(result.drifted_features) or "joint/prediction/performance only"
         line = f"drift detected in {current} vs {reference}: {drivers}; see {paths['html']}"
     else:
         line = f"no drift in {current} vs {reference}; see {paths['html']}"
     if result.drifted and args.fail_on_drift:
-        print(f"{parser.prog}: error: {line}", file=sys.stderr)
+        print(f"mlship drift: error: {line}", file=sys.stderr)
         return DriftDetected.exit_code
-    print(f"{parser.prog}: {line}")
+    print(f"mlship drift: {line}")
     return 0
 
 

@@ -204,7 +204,7 @@ def _validation_lines(report: dict[str, Any] | None, who: str, shown: int | None
     if not violations:
         return [head]
     listed = violations if shown is None else violations[:shown]
-    lines = [head, "", *violations_table(listed, cell)]
+    lines = [head, "", *violations_table(listed)]
     if len(listed) < len(violations):
         lines.append(f"\n_{len(violations) - len(listed)} more violation(s) not listed._")
     return lines
