@@ -105,7 +105,6 @@ def log_run(
         "mlship.git_commit": git_commit(),
         "mlship.data_md5": meta["data_md5"],
         "mlship.model_md5": file_md5(model_path) or "",
-        "mlship.dvc_lock_md5": file_md5(Path("dvc.lock")) or "none",
         "mlship.task": params.data.task,
     }
     logged = flatten("", params.model_dump(mode="json", by_alias=True, exclude={"paths"}))

@@ -15,6 +15,7 @@ from live_process import free_port, live_process
 from mlflow.tracking import MlflowClient
 
 from mlship.config import Params
+from mlship.tracking import file_md5
 
 pytestmark = pytest.mark.slow
 
@@ -91,8 +92,7 @@ def test_evaluate_logs_a_complete_run_to_a_real_mlflow_server(
     assert logged.data.params["data.target"] == "churned"
     assert logged.data.tags["mlship.git_commit"] == head
     assert logged.data.tags["mlship.data_md5"] == meta["data_md5"]
-    # No dvc.lock in this project: the tag says so rather than being absent.
-    assert logged.data.tags["mlship.dvc_lock_md5"] == "none"
+    assert logged.data.tags["mlship.model_md5"] == file_md5(root / "artifacts/model/model.skops")
     plots = {Path(item.path).name for item in client.list_artifacts(run_id, "plots")}
     assert {"roc.png", "roc.csv", "importance.png", "confusion.csv"} <= plots
 

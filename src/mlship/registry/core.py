@@ -28,7 +28,6 @@ _LINEAGE = {
     "git_sha": "mlship.git_commit",
     "data_hash": "mlship.data_md5",
     "model_md5": "mlship.model_md5",
-    "dvc_lock_md5": "mlship.dvc_lock_md5",
 }
 
 
