@@ -21,8 +21,8 @@ from mlship.config import Params
 from mlship.tracking import log_run
 
 
-def log_runs(root: Path, params: Params, count: int) -> list[str]:
-    """Log `count` MLflow runs of the project's trained model, each with its own AUC."""
+def log_runs(root: Path, params: Params, count: int, auc: float = 0.70) -> list[str]:
+    """Log `count` MLflow runs of the project's trained model, AUC `auc` + 0.01 per run."""
     tracked = params.model_copy(
         update={"tracking": params.tracking.model_copy(update={"enabled": True})}
     )
@@ -32,7 +32,7 @@ def log_runs(root: Path, params: Params, count: int) -> list[str]:
     metrics = json.loads((root / params.paths.metrics).read_text(encoding="utf-8"))
     run_ids = []
     for index in range(count):
-        varied = {**metrics, "roc_auc": round(0.70 + index / 100, 4)}
+        varied = {**metrics, "roc_auc": round(auc + index / 100, 4)}
         with warnings.catch_warnings():
             # Setup only: MLflow's model logging warns about pandas 3 and type hints.
             warnings.simplefilter("ignore")

@@ -110,11 +110,20 @@ def _cli_project(tmp_path: Path, name: str) -> Path:
 
 
 def test_cli_register_promote_rollback_and_status_table(
-    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    registry: Registry,
+    trained_project: tuple[Path, Params],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     params = ["--params", str(_cli_project(tmp_path, registry.name))]
+    root, project = trained_project
     for action in ("register", "promote", "register", "promote", "rollback", "register"):
+        if action == "register":
+            log_runs(root, project, 1, auc=0.71)  # the latest run, as after `make repro`
         assert main([*params, action]) == 0
+    assert main([*params, "register"]) == 0  # that run again: nothing new
+    out = capsys.readouterr().out
+    assert "is already" in out and "version 3; nothing to do" in out
     assert main([*params, "status"]) == 0
     out = capsys.readouterr().out
     assert "registered churn" not in out and f"registered model {registry.name}" in out

@@ -65,6 +65,12 @@ def _run(params: Params, args: argparse.Namespace) -> None:
     registry = connect(params)
     if args.action == "register":
         run_id = args.run_id or registry.latest_run_id(params.tracking.experiment)
+        existing = registry.version_of_run(run_id)
+        if existing is not None:
+            # A push that changed nothing the pipeline reads logs no new run (train.yml):
+            # registering it again would make a champion its own challenger.
+            print(f"run {run_id} is already {registry.name} version {existing}; nothing to do")
+            return
         version = registry.register(run_id)
         print(f"registered {registry.name} version {version} from run {run_id} as challenger")
     elif args.action == "promote":

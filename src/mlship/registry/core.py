@@ -127,6 +127,10 @@ class Registry:
         found = self.client.search_model_versions(f"name='{self.name}'")
         return sorted(found, key=lambda v: int(v.version), reverse=True)
 
+    def version_of_run(self, run_id: str) -> str | None:
+        """The version already registered from this run, if any."""
+        return next((str(v.version) for v in self.versions() if v.run_id == run_id), None)
+
     def status(self) -> list[VersionRow]:
         """Every version with its aliases, metrics and when it last became champion."""
         rows = []
