@@ -31,7 +31,8 @@ HTTPS_PROXY, NO_PROXY), if any, are passed to ``RUN`` steps by podman itself. Th
 wheel mirrors (file:// find-links / extra-index-url) are not mounted: they only cache PyPI.
 
 Containers run as root with the default bridge network; publish ports on loopback with
-``-p 127.0.0.1:HOST_PORT:CONTAINER_PORT`` (see :func:`publish_args`).
+``-p 127.0.0.1:HOST_PORT:CONTAINER_PORT`` (see :func:`publish_args`); tests start one that way
+with :func:`running_container`, which removes it afterwards.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ import os
 import re
 import resource
 import shutil
+import socket
 
 # subprocess is used with fixed argument lists only, never through a shell.
 import subprocess  # nosec B404
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +103,7 @@ def run(
     env: dict[str, str] | None = None,
     capture: bool = False,
     check: bool = True,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command without a shell and without stdin; raise PodmanEnvError on failure."""
     try:
@@ -110,6 +114,7 @@ def run(
             capture_output=capture,
             text=True,
             env=env,
+            timeout=timeout,
             check=False,
         )
     except FileNotFoundError as exc:
@@ -332,9 +337,9 @@ def image_sources_text(sources: Sequence[AptSource], rootfs: Path) -> str:
 
 
 def podman(
-    *args: str, capture: bool = False, check: bool = True
+    *args: str, capture: bool = False, check: bool = True, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return run(["podman", *args], capture=capture, check=check)
+    return run(["podman", *args], capture=capture, check=check, timeout=timeout)
 
 
 def image_exists(tag: str = STANDIN_TAG) -> bool:
@@ -528,10 +533,36 @@ def build(
     context: str | os.PathLike[str],
     dockerfile: str | os.PathLike[str] | None = None,
     extra: Sequence[str] = (),
+    timeout: float | None = None,
 ) -> None:
     ensure()
     cmd = build_args(tag, context, dockerfile)
-    run([*cmd[:-1], *extra, cmd[-1]])
+    run([*cmd[:-1], *extra, cmd[-1]], timeout=timeout)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_container(
+    image: str, *command: str, prefix: str, port: int = 8000
+) -> Iterator[tuple[str, str]]:
+    """Run `image` in the background with `port` on a free loopback port; remove it on exit.
+
+    Yields the container's name and the base URL that reaches its port.
+    """
+    host_port = free_port()
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    start = ["run", "-d", "--init", "--name", name, *publish_args(host_port, port)]
+    podman(*start, image, *command, capture=True, timeout=120)
+    try:
+        yield name, f"http://127.0.0.1:{host_port}"
+    finally:
+        podman("rm", "-f", "-t", "2", name, capture=True, check=False, timeout=60)
 
 
 def status() -> int:

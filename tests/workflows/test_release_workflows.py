@@ -11,18 +11,16 @@ Slow: one release (pipeline, image build, smoke test, canary), one rollback, one
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from act_harness import Scenario, create_repo, edit_yaml, git, make_act_venv
+from path_import import import_file
 
 from mlship.config import Params
 
@@ -46,17 +44,8 @@ printf '{"ref": "%s", "id": "%s"}\\n' "$1" "$id" >> "$PUSH_LOG"
 """
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-support = _load("mlship_rollout_support", REPO / "tests" / "rollout" / "rollout_support.py")
-podman_env = _load("mlship_podman_env", REPO / "tests" / "container" / "podman_env.py")
+support = import_file("mlship_rollout_support", REPO / "tests" / "rollout" / "rollout_support.py")
+podman_env = import_file("mlship_podman_env", REPO / "tests" / "container" / "podman_env.py")
 
 
 def fast_rollout(params: dict[str, Any]) -> None:
