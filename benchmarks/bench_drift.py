@@ -132,10 +132,9 @@ def _rss_mb(field: str) -> float:
 def _run_mlship(
     ref: pd.DataFrame, cur: pd.DataFrame, domain_classifier: bool = True
 ) -> tuple[dict[str, bool], dict[str, Any]]:
-    from mlship.monitoring.drift import (  # pylint: disable=import-outside-toplevel
-        DriftSettings,
-        detect_drift,
-    )
+    # pylint: disable=import-outside-toplevel
+    from mlship.config import DriftSettings
+    from mlship.monitoring.drift import detect_drift
 
     settings = DriftSettings(domain_classifier=domain_classifier)
     result = detect_drift(ref, cur, NUMERIC, CATEGORICAL, settings)
