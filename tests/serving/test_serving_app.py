@@ -18,7 +18,7 @@ from serving_helpers import copy_model, model_columns, records
 
 from mlship.config import Params
 from mlship.serving.app import create_app
-from mlship.serving.settings import ServeSettings
+from mlship.serving.settings import ServeSettings, unknown_settings
 from mlship.serving.traffic import TrafficPolicy
 
 TOKEN = "test-admin-token"
@@ -332,3 +332,21 @@ def test_concurrent_single_rows_share_pipeline_calls_with_identical_answers(
     expected, single, calls = asyncio.run(scenario())
     assert single == expected
     assert calls < 1 + 1 + 64 / 4  # the batch, the lone call, and far fewer than 64
+
+
+def test_misspelt_settings_are_named_with_the_likely_setting() -> None:
+    environ = {
+        "MLSHIP_CHAMPOIN": "models:/churn@champion",
+        "MLSHIP_RECORD_ENABLE": "true",
+        "MLSHIP_CHAMPION": "artifacts/model",
+        "MLSHIP_RECORD_DIR": "records",
+        "mlship_port": "8001",  # pydantic-settings matches names case-insensitively
+        "MLSHIP_DEPLOY_URL": "http://127.0.0.1:1",
+        "PATH": "/usr/bin",
+    }
+    assert unknown_settings(environ) == [
+        "MLSHIP_CHAMPOIN is not a service setting, ignored; did you mean MLSHIP_CHAMPION?",
+        "MLSHIP_DEPLOY_URL is not a service setting, ignored",
+        "MLSHIP_RECORD_ENABLE is not a service setting, ignored; "
+        "did you mean MLSHIP_RECORD_ENABLED?",
+    ]

@@ -31,8 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (value := getattr(args, key)) is not None
     }
     # pylint: disable=import-outside-toplevel  # settings first so a typo fails fast and clearly
-    from mlship.serving.settings import ServeSettings
+    from mlship.serving.settings import ServeSettings, unknown_settings
 
+    for message in unknown_settings(os.environ):
+        print(f"mlship serve: warning: {message}", file=sys.stderr)
     try:
         settings = ServeSettings(**overrides)
     except ValidationError as error:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlship.monitoring.recorder import RecordSettings
 
 TrafficMode = Literal["champion", "canary", "shadow", "ab"]
 
@@ -40,3 +44,21 @@ class ServeSettings(BaseSettings):
         if self.traffic != "champion" and not self.challenger:
             raise ValueError(f"traffic {self.traffic!r} needs MLSHIP_CHALLENGER")
         return self
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """A message for each MLSHIP_* variable no service setting reads, with the likely one.
+
+    pydantic-settings ignores such variables, so a misspelt setting would silently keep its
+    default. Other mlship commands' variables (MLSHIP_DEPLOY_URL, ...) land here too, which is
+    why this warns rather than fails.
+    """
+    known = {f"MLSHIP_{name.upper()}" for name in ServeSettings.model_fields.keys()}
+    known |= {f"MLSHIP_RECORD_{name.upper()}" for name in RecordSettings.model_fields.keys()}
+    messages = []
+    for name in sorted(environ):
+        if name.upper().startswith("MLSHIP_") and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            messages.append(f"{name} is not a service setting, ignored{hint}")
+    return messages
