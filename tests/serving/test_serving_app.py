@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from fastapi.testclient import TestClient
 from serving_helpers import copy_model, model_columns, records
 
 from mlship.config import Params
+from mlship.errors import ModelError
 from mlship.serving.app import create_app
 from mlship.serving.settings import ServeSettings, unknown_settings
 from mlship.serving.traffic import TrafficPolicy
@@ -349,4 +352,21 @@ def test_misspelt_settings_are_named_with_the_likely_setting() -> None:
         "MLSHIP_DEPLOY_URL is not a service setting, ignored",
         "MLSHIP_RECORD_ENABLE is not a service setting, ignored; "
         "did you mean MLSHIP_RECORD_ENABLED?",
+    ]
+
+
+def test_a_missing_champion_stops_serve_with_one_line_and_the_model_exit_code(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mlship.cli", "serve", "--champion", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == ModelError.exit_code
+    assert result.stderr.strip().splitlines() == [
+        f"mlship serve: error: {tmp_path / 'none' / 'model.json'}: cannot read model metadata: "
+        f"[Errno 2] No such file or directory: '{tmp_path / 'none' / 'model.json'}'"
     ]

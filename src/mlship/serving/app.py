@@ -28,7 +28,7 @@ from mlship import __version__
 from mlship.errors import MlshipError
 from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.batching import Batcher
-from mlship.serving.loading import Result, ServedModel, load_source
+from mlship.serving.loading import Result, ServedModel, load_models
 from mlship.serving.metrics import ServiceMetrics
 from mlship.serving.middleware import HttpMetrics
 from mlship.serving.schema import (
@@ -43,6 +43,7 @@ from mlship.serving.traffic import Role, Route, TrafficPolicy
 log = logging.getLogger("mlship.serving")
 
 _DRAIN_SECONDS = 5.0
+Models = tuple[ServedModel, ServedModel | None]
 
 
 @dataclass
@@ -94,8 +95,10 @@ class ReloadRequest(BaseModel):
 class Service:
     """Everything a request needs; one per app."""
 
-    def __init__(self, settings: ServeSettings) -> None:
+    def __init__(self, settings: ServeSettings, preloaded: Models | None = None) -> None:
         self.settings = settings
+        # Models `mlship serve` loaded before starting, so a bad source fails in one line.
+        self.preloaded = preloaded
         self.champion_source = settings.champion
         self.challenger_source = settings.challenger
         self.policy = TrafficPolicy(settings.traffic, settings.canary_weight)
@@ -123,18 +126,12 @@ class Service:
         return Slot(batcher, role, datetime.now(UTC).isoformat(timespec="seconds"))
 
     async def load(self) -> None:
-        """Load both sources off the event loop, check they agree, then swap them in."""
-        folder = self.settings.mlflow_dir
-        champion = await asyncio.to_thread(load_source, self.champion_source, folder)
-        if champion is None:
-            raise MlshipError(f"no champion at {self.champion_source}")
-        challenger = None
-        if self.challenger_source:
-            challenger = await asyncio.to_thread(load_source, self.challenger_source, folder, False)
-        if challenger is not None and challenger.feature_schema != champion.feature_schema:
-            raise MlshipError(
-                f"challenger {challenger.source} has other features than the champion "
-                f"{champion.source}; both must take the same input"
+        """Load both sources off the event loop (or take the preloaded pair), swap them in."""
+        if self.preloaded is not None:
+            (champion, challenger), self.preloaded = self.preloaded, None
+        else:
+            champion, challenger = await asyncio.to_thread(
+                load_models, self.champion_source, self.challenger_source, self.settings.mlflow_dir
             )
         if (
             self.champion is not None
@@ -443,10 +440,10 @@ async def _internal_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
-def create_app(settings: ServeSettings | None = None) -> FastAPI:
-    """Build the service; models load when the app starts (lifespan), not here."""
+def create_app(settings: ServeSettings | None = None, preloaded: Models | None = None) -> FastAPI:
+    """Build the service; models load when the app starts (lifespan), unless preloaded."""
     config = settings or ServeSettings()
-    service = Service(config)
+    service = Service(config, preloaded)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -149,3 +149,21 @@ def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedM
     if source.startswith("models:/"):
         raise ModelError(f"{source}: expected models:/<name>@<alias> or a model directory")
     return load_directory(Path(source))
+
+
+def load_models(
+    champion_source: str, challenger_source: str | None, mlflow_dir: Path
+) -> tuple[ServedModel, ServedModel | None]:
+    """The champion and the optional challenger; both must take the same features."""
+    champion = load_source(champion_source, mlflow_dir)
+    if champion is None:
+        raise ModelError(f"no champion at {champion_source}")
+    challenger = None
+    if challenger_source:
+        challenger = load_source(challenger_source, mlflow_dir, required=False)
+    if challenger is not None and challenger.feature_schema != champion.feature_schema:
+        raise ModelError(
+            f"challenger {challenger.source} has other features than the champion "
+            f"{champion.source}; both must take the same input"
+        )
+    return champion, challenger

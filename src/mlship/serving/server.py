@@ -47,10 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    from mlship.errors import MlshipError
     from mlship.serving.app import create_app
+    from mlship.serving.loading import load_models
 
+    try:
+        models = load_models(settings.champion, settings.challenger, settings.mlflow_dir)
+    except MlshipError as error:
+        print(f"mlship serve: error: {error}", file=sys.stderr)
+        return error.exit_code
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, models),
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
