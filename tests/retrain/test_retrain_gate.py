@@ -26,8 +26,12 @@ def test_retrain_gates_only_on_held_out_rows_the_champion_never_trained_on(
     champion_rows = set(train["__id__"].astype(str))
     ingest.run(params, MONTH, "stable")
 
+    calls: list[tuple[str, ...]] = []
+
     def dvc(*args: str) -> str:
-        # The stages in-process stand in for `dvc repro`; no DVC project, no remote.
+        # Recorded. The stages in-process stand in for `dvc repro` in this copy, which is no
+        # DVC project and has no remote; tests/workflows run retrain with the real DVC.
+        calls.append(args)
         if args[0] == "repro":
             run_pipeline(params, with_data=False)
         return ""
@@ -37,6 +41,11 @@ def test_retrain_gates_only_on_held_out_rows_the_champion_never_trained_on(
     # rows it compared on are.
     with suppress(GateFailed):
         retrain_cli.run(params, project_copy / "params.yaml", MONTH, force=True)
+    decision = json.loads(retrain_cli.Paths(params).decision.read_text(encoding="utf-8"))
+    assert decision["outcome"] in {"retrained", "gate-failed"}
+    assert calls[:2] == [("add", "--quiet", str(params.data.path)), ("repro",)]
+    # No remote configured: asked, nothing pushed (a failed gate stops before that).
+    assert calls[2:] == ([("remote", "list")] if decision["outcome"] == "retrained" else [])
 
     held_out = read_table(params.paths.split_dir / "test.parquet")["__id__"].astype(str)
     unseen = int((~held_out.isin(champion_rows)).sum())
@@ -44,6 +53,5 @@ def test_retrain_gates_only_on_held_out_rows_the_champion_never_trained_on(
     assert 0 < unseen < len(held_out)
     gate = json.loads((params.gate.out_dir / "gate.json").read_text(encoding="utf-8"))
     assert gate["mode"] == "compared" and gate["rows"] == unseen
-    decision = json.loads(retrain_cli.Paths(params).decision.read_text(encoding="utf-8"))
     note = f"gate compared both models on {unseen} held-out rows the champion never trained on"
     assert note in decision["notes"]

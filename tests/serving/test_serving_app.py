@@ -183,7 +183,11 @@ def test_admin_endpoints_need_the_bearer_token(client: TestClient) -> None:
     wrong = {"Authorization": "Bearer nope"}
     assert client.post("/admin/traffic", json=body, headers=wrong).status_code == 403
     assert client.post("/admin/reload", headers=wrong).status_code == 403
-    assert client.post("/admin/traffic", json=body, headers=ADMIN).status_code == 200
+    allowed = client.post("/admin/traffic", json=body, headers=ADMIN)
+    assert allowed.status_code == 200 and allowed.json()["traffic"]["mode"] == "champion"
+    # Past the token check, the handler itself answers: no challenger loaded, no canary.
+    refused = client.post("/admin/traffic", json={"mode": "canary"}, headers=ADMIN)
+    assert refused.status_code == 409 and "needs a loaded challenger" in refused.text
 
 
 def test_canary_answers_each_key_as_the_policy_routes_it_and_sticks(
