@@ -164,12 +164,15 @@ class ActRun:
 
     returncode: int
     seconds: float
+    declared: frozenset[str] = frozenset()
     jobs: dict[str, str] = field(default_factory=dict)
     output: dict[str, list[str]] = field(default_factory=dict)
     stderr: str = ""
 
     def result(self, job: str) -> str:
         """`success` or `failure`; a job act never ran (unmet `needs`) is `skipped`."""
+        # A renamed job must not pass for one that was skipped.
+        assert job in self.declared, f"the workflow has no job {job!r}: {sorted(self.declared)}"
         return self.jobs.get(job, "skipped")
 
     def log(self, job: str) -> str:
@@ -281,7 +284,12 @@ class Scenario:
             timeout=timeout,
             check=False,
         )  # nosec B603
-        run = ActRun(proc.returncode, time.monotonic() - start, stderr=proc.stderr)
+        declared = yaml.safe_load(
+            (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+        )["jobs"]
+        run = ActRun(
+            proc.returncode, time.monotonic() - start, frozenset(declared), stderr=proc.stderr
+        )
         for line in proc.stdout.splitlines():
             try:
                 record = json.loads(line)
