@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
@@ -122,6 +123,18 @@ def test_invalid_record_gets_422_naming_the_field(
     errors = response.json()["detail"]
     assert [e["loc"] for e in errors] == [field]
     assert errors[0]["type"] == kind
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_get_422_naming_the_field(
+    client: TestClient, model_dir: Path, held_out: pd.DataFrame, number: str
+) -> None:
+    # Python's JSON parser accepts these; the 422 that echoes them back must still encode.
+    row = records(held_out.head(1), model_columns(model_dir))[0]
+    body = json.dumps({**row, "age": 0.0}).replace('"age": 0.0', f'"age": {number}')
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "age"]]
 
 
 def test_missing_field_in_a_batch_names_the_record_and_field(

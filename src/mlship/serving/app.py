@@ -424,7 +424,7 @@ def _base_router() -> APIRouter:
     return router
 
 
-async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
+async def _invalid_request(_: Request, error: Exception) -> Response:
     # The body is one record or a batch; drop that internal tag so `loc` names the field.
     details = []
     for item in error.errors() if isinstance(error, RequestValidationError) else []:
@@ -432,7 +432,8 @@ async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
         if loc[:1] == ["body"] and loc[1:2] in (["record"], ["batch"]):
             del loc[1]
         details.append({**item, "loc": loc})
-    return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
+    # orjson writes a NaN or infinite input echoed back as null; the stdlib encoder raises.
+    return _json({"detail": jsonable_encoder(details)}, 422)
 
 
 async def _internal_error(_: Request, error: Exception) -> JSONResponse:
