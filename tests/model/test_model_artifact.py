@@ -97,6 +97,14 @@ def test_load_with_too_few_trusted_types_fails_clearly(frame: pd.DataFrame, tmp_
     assert "HistGradientBoosting" in message
 
 
+def test_model_json_cannot_widen_what_skops_trusts(frame: pd.DataFrame, tmp_path: Path) -> None:
+    trusted = save_model(fitted(frame, "hist_gradient_boosting"), tmp_path / "model.skops")
+    widened = [*trusted, "builtins.eval", "os.system"]
+    (tmp_path / "model.json").write_text(json.dumps({"trusted_types": widened}))
+    with pytest.raises(ModelError, match=r"refusing to trust .*'builtins.eval', 'os.system'"):
+        load_model(tmp_path / "model.skops")
+
+
 def test_load_without_metadata_names_the_missing_file(frame: pd.DataFrame, tmp_path: Path) -> None:
     save_model(fitted(frame, "linear"), tmp_path / "model.skops")
     with pytest.raises(ModelError, match="model.json: cannot read model metadata"):

@@ -16,13 +16,15 @@ from mlship.errors import ModelError
 from mlship.files import write_bytes
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# The only modules whose types a model may ask skops to trust, when saved and when loaded.
+_TRUSTABLE = ("sklearn.", "numpy.")
 _ID = re.compile(r'"__id__": (\d+)')
 
 
 def trusted_types(payload: bytes) -> list[str]:
     """Types in a skops payload that skops does not trust by default (sklearn internals)."""
     types: list[str] = sio.get_untrusted_types(data=payload)
-    unexpected = [name for name in types if not name.startswith(("sklearn.", "numpy."))]
+    unexpected = [name for name in types if not name.startswith(_TRUSTABLE)]
     if unexpected:
         raise ModelError(f"model holds types outside scikit-learn and numpy: {unexpected}")
     return types
@@ -77,6 +79,12 @@ def load_model(path: Path, trusted: list[str] | None = None) -> Pipeline:
     except OSError as error:
         raise ModelError(f"{path}: cannot read model ({error.strerror})") from None
     types = trusted if trusted is not None else _recorded_types(path)
+    # The list comes from model.json, which whoever registers a model writes: check it again.
+    outside = [name for name in types if not name.startswith(_TRUSTABLE)]
+    if outside:
+        raise ModelError(
+            f"{path}: refusing to trust types outside scikit-learn and numpy: {outside}"
+        )
     try:
         model = sio.loads(payload, trusted=types)
     except (sio.exceptions.UntrustedTypesFoundException, ValueError, zipfile.BadZipFile) as error:
