@@ -123,8 +123,10 @@ monitor: $(INSTALLED) ## Drift of recorded live traffic vs the training data; ga
 	$(BIN)/mlship monitor
 
 # pr-report.yml reads the PR number and report from the artifact: untrusted, so the number must
-# be digits and the report may link only PNGs inside it (cml --publish uploads what it links).
+# be digits and tools/report_links.py (runner's python3, stdlib only) lets the report link only
+# PNGs inside it and plain http(s) URLs (cml --publish uploads every local file it links).
 PR_REPORT_DIR ?= reports/pr
+REPORT_LINKS := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))tools/report_links.py
 
 pr-number: ## Record PR_NUMBER beside the PR report for the pr-report workflow (CI only)
 	@[[ "$${PR_NUMBER:-}" =~ ^[0-9]+$$ ]] || { echo "pr-number: PR_NUMBER must be digits, got '$${PR_NUMBER:-}'" >&2; exit 1; }
@@ -135,9 +137,7 @@ pr-comment: ## Create or update the one mlship comment (CML) on the PR named in 
 	@number="$$(head -c 20 $(PR_REPORT_DIR)/pr-number 2>/dev/null | tr -d '\n')"; \
 	[[ "$$number" =~ ^[0-9]+$$ ]] || { echo "pr-comment: no valid PR number in $(PR_REPORT_DIR)/pr-number" >&2; exit 1; }; \
 	test -s $(PR_REPORT_DIR)/report.md || { echo "pr-comment: $(PR_REPORT_DIR)/report.md is missing" >&2; exit 1; }; \
-	if [[ -n "$$(find $(PR_REPORT_DIR) -type l)" ]] || grep -Eo '!\[[^]]*\]\([^)]*\)|<img[^>]*>' $(PR_REPORT_DIR)/report.md \
-		| grep -Ev '^!\[[^]]*\]\((plots/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*\.png\)$$' >/dev/null; then \
-		echo "pr-comment: the report links files outside $(PR_REPORT_DIR) (--publish would upload them): refusing" >&2; exit 1; fi; \
+	python3 $(REPORT_LINKS) $(PR_REPORT_DIR)/report.md; \
 	cd $(PR_REPORT_DIR) && cml comment update --watermark-title=mlship --target="pr/$$number" --publish report.md
 
 all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context) succeeded (CI only)
