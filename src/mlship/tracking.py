@@ -9,18 +9,33 @@ import subprocess  # nosec B404 - runs git with fixed arguments only
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 
 from mlship.config import Params
+from mlship.errors import ParamsError
 
 _GIT = "git"
+# Store schemes MLflow 3 accepts ("" is a plain local path); a typo otherwise surfaces as an
+# MLflow traceback from deep inside the first call.
+_SCHEMES = frozenset(
+    {"", "file", "http", "https", "sqlite", "postgresql", "mysql", "mssql"}
+    | {"databricks", "databricks-uc", "uc"}
+)
 
 
 def tracking_uri(mlflow_dir: Path) -> str:
     """The configured server, else a SQLite file inside `mlflow_dir`."""
     configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if configured:
+        scheme = urlparse(configured).scheme.split("+", 1)[0].lower()
+        if scheme not in _SCHEMES:
+            raise ParamsError(
+                f"MLFLOW_TRACKING_URI={configured!r}: MLflow cannot use a {scheme!r} store; use "
+                "http(s)://host:port, sqlite:///file.db, postgresql://..., or unset it for the "
+                "embedded store"
+            )
         return configured
     return f"sqlite:///{(mlflow_dir / 'mlflow.db').resolve()}"
 

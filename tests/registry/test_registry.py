@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from registry_helpers import log_runs
 
 from mlship.config import Params
-from mlship.errors import RegistryError
+from mlship.errors import ParamsError, RegistryError
 from mlship.registry import CHALLENGER, CHAMPION, Registry
 from mlship.registry.cli import main
 from mlship.registry.core import champion_stack
@@ -202,3 +202,14 @@ def test_service_serves_the_champion_alias_and_follows_a_promotion_on_reload(
         reloaded = client.post("/admin/reload", headers=headers).json()
         assert reloaded["champion"]["version"] == "2" and reloaded["challenger"] is None
         assert client.post("/predict", json=rows[0]).json()["model_version"] == "2"
+
+
+def test_an_unsupported_tracking_uri_is_one_line_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "htpp://mlflow.internal:5000")
+    params = ["--params", str(_cli_project(tmp_path, "churn"))]
+    assert main([*params, "status"]) == ParamsError.exit_code
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "MLFLOW_TRACKING_URI='htpp://mlflow.internal:5000'" in err and "'htpp'" in err
