@@ -54,6 +54,7 @@ class Recorder:
         self.recorded = 0
         self.dropped = 0
         self.written = 0
+        # Which requests to record: a reproducible sample, nothing secret.
         self._random = random.Random(settings.seed)  # nosec B311
         self._queue: queue.Queue[_Item | None] = queue.Queue(settings.queue_size)
         self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)

@@ -16,6 +16,7 @@ from mlship.rollout.controller import Controller, RolledBack, RolloutError, Serv
 from mlship.stages import run_main
 
 URL_ENV = "MLSHIP_DEPLOY_URL"
+# The name of the variable holding the token, not a token.
 TOKEN_ENV = "MLSHIP_ADMIN_TOKEN"  # nosec B105
 
 
