@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess  # nosec B404 - runs the audit tools with fixed arguments
+import subprocess  # nosec B404
 import sys
 from pathlib import Path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import subprocess  # nosec B404 - fixed argument lists, no shell
+import subprocess  # nosec B404
 import sys
 import time
 import urllib.error
@@ -35,7 +35,8 @@ def free_port() -> int:
 
 def container(engine: str, *args: str, timeout: float = 120) -> str:
     """Run the container engine; return stdout or raise SmokeFailed with its stderr."""
-    proc = subprocess.run(  # nosec B603 - argument list, no shell
+    # Argument list, no shell
+    proc = subprocess.run(  # nosec B603
         [engine, *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -120,7 +121,8 @@ def smoke(engine: str, image: str, model_dir: Path) -> list[str]:
             raise SmokeFailed("the service runs as root")
         lines.append(f"user: uid {uid}")
     except SmokeFailed as error:
-        logs = subprocess.run(  # nosec B603 - argument list, no shell
+        # Argument list, no shell
+        logs = subprocess.run(  # nosec B603
             [engine, "logs", "--tail", "30", name],
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -130,7 +132,8 @@ def smoke(engine: str, image: str, model_dir: Path) -> list[str]:
         )
         raise SmokeFailed(f"{error}\n--- container log ---\n{logs.stdout}{logs.stderr}") from None
     finally:
-        subprocess.run(  # nosec B603 - argument list, no shell
+        # Argument list, no shell
+        subprocess.run(  # nosec B603
             [engine, "rm", "-f", "-t", "2", name],
             stdin=subprocess.DEVNULL,
             capture_output=True,

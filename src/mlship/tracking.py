@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import subprocess  # nosec B404 - runs git with fixed arguments only
+import subprocess  # nosec B404
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,8 @@ def file_md5(path: Path) -> str | None:
 def git_commit() -> str:
     """The checked-out commit, or 'unknown' outside a git work tree."""
     try:
-        result = subprocess.run(  # nosec B603 - fixed arguments, no shell
+        # Fixed arguments, no shell
+        result = subprocess.run(  # nosec B603
             [_GIT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
         )
     except (OSError, subprocess.SubprocessError):
