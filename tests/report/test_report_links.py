@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from path_import import import_file
 
 from mlship.report import cli as report_cli
-from path_import import import_file
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "report_links.py"
 report_links = import_file("report_links", TOOL)
