@@ -7,8 +7,8 @@ remark does (escapes, entities, nesting, line breaks), this scans the raw text f
 that can start a target and allows only what the generated report contains:
 
 - a PNG beside the report: `name.png` or `plots/name.png`;
-- an http(s) URL (the MLflow link) of plain characters with no `..`: remark may resolve it as a
-  path, which then stays inside the report directory.
+- an http(s) URL (the MLflow link) of plain characters (no `%`, `&`, backslash) and no `..`:
+  remark may resolve it as a path, which then stays inside the report directory.
 
 Everything else, including raw HTML tags with attributes, is refused (fail closed), and so is a
 symbolic link anywhere in the report directory. Standard library only: the pr-report job runs it
@@ -22,9 +22,10 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 PNG = re.compile(r"(plots/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*\.png")
-URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?([/?#][A-Za-z0-9._~!$'*+,;=:@%/?#-]*)?")
+URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?([/?#][A-Za-z0-9._~!$'*+,;=:@/?#-]*)?")
 # Where remark may find a target: an inline link or image `](`, a reference definition `]:`,
 # and `<` starting an autolink or a tag (`<!--` comments excepted; their text is scanned too).
 OPENER = re.compile(r"\](?P<inline>\()|\](?P<definition>:)|<(?=[A-Za-z]|/[A-Za-z]|\?|![A-Za-z\[])")
@@ -75,8 +76,9 @@ def check(text: str) -> None:
             line = text.count("\n", 0, offset) + 1
             raise Refused(f"{kind} {target!r} on line {line}")
     # GFM turns bare URLs into links after entities and escapes are decoded: `..` there could
-    # climb out of the report directory when remark's URL is resolved as a path.
-    decoded = html.unescape(ESCAPE.sub(r"\1", text))
+    # climb out of the report directory when remark's URL is resolved as a path. Percent-decoding
+    # too, in case a tool on the way decodes URLs.
+    decoded = unquote(html.unescape(ESCAPE.sub(r"\1", text)))
     found = DOTDOT.search(decoded)
     if found:
         line = decoded.count("\n", 0, found.start()) + 1

@@ -37,6 +37,8 @@ BYPASSES = {
     "url climbing out": "[a](https://example.com/../../../../etc/passwd)",
     "url with parentheses": "[a](https://example.com/(x)/../../../../etc/passwd)",
     "url in the fragment": "[a](https://example.com/#/../../../../etc/passwd)",
+    "percent-encoded dots": "[a](https://example.com/%2e%2e/%2e%2e/etc/passwd)",
+    "bare url with percent-encoded dots": "https://example.com/%2e%2e/%2e%2e/etc/passwd",
     "file autolink": "<file:///etc/passwd>",
     "url autolink climbing out": "<https://example.com/../../../../etc/passwd>",
     "email autolink": "<root@localhost>",
