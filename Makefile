@@ -140,6 +140,18 @@ pr-comment: ## Create or update the one mlship comment (CML) on the PR named in 
 	python3 $(REPORT_LINKS) $(PR_REPORT_DIR)/report.md; \
 	cd $(PR_REPORT_DIR) && cml comment update --watermark-title=mlship --target="pr/$$number" --publish report.md
 
+# A fork's artifact could name another PR: GitHub's API must say that PR's head is the commit the
+# CI run built (workflow_run.head_sha, read from the event file GitHub writes, not the artifact).
+.PHONY: pr-verify
+pr-verify: ## Refuse unless the PR named in the report has this CI run's commit as its head (CI only)
+	@pr="$$(head -c 20 $(PR_REPORT_DIR)/pr-number 2>/dev/null | tr -d '\n')"; \
+	[[ "$$pr" =~ ^[0-9]+$$ ]] || { echo "pr-verify: no valid PR number in $(PR_REPORT_DIR)/pr-number" >&2; exit 1; }; \
+	built="$$(python3 -c 'import json, os; print(json.load(open(os.environ["GITHUB_EVENT_PATH"], encoding="utf-8"))["workflow_run"]["head_sha"])' 2>/dev/null || true)"; \
+	head="$$(curl -fsS --max-time 30 -H "Authorization: Bearer $${REPO_TOKEN:-}" -H "Accept: application/vnd.github+json" \
+		"$${GITHUB_API_URL:-}/repos/$${GITHUB_REPOSITORY:-}/pulls/$$pr" | python3 -c 'import json, sys; print(json.load(sys.stdin)["head"]["sha"])' 2>/dev/null || true)"; \
+	[[ "$$built" =~ ^[0-9a-f]{40}$$ && "$$head" == "$$built" ]] || \
+		{ echo "pr-verify: PR $$pr has head '$$head', not '$$built' that this CI run built: refusing" >&2; exit 1; }
+
 all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context) succeeded (CI only)
 	@python3 -c 'import json, os, sys; r = {k: v["result"] for k, v in json.loads(os.environ["NEEDS_JSON"]).items()}; [print(f"{k}: {v}") for k, v in sorted(r.items())]; bad = sorted(k for k, v in r.items() if v != "success"); sys.exit("not all green: " + ", ".join(bad) if bad else 0)'
 

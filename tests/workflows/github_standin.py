@@ -1,8 +1,8 @@
 """A stand-in for the GitHub REST API on 127.0.0.1 that records every call it receives.
 
 It keeps pull requests and issues in memory, the way GitHub would, for the few endpoints the
-retrain loop and the monitor call: list/create/update pulls, list/create/update issues, and
-repository_dispatch. Tests point GITHUB_API_URL at it and assert on `calls`, `pulls`,
+retrain loop, the monitor and pr-report call: list/get/create/update pulls, list/create/update
+issues, and repository_dispatch. Tests point GITHUB_API_URL at it and assert on `calls`, `pulls`,
 `issues` and `dispatches`.
 """
 
@@ -86,12 +86,14 @@ class GitHubStandIn:
                 )
                 items.append(item)
                 return 201, item
-            if method == "PATCH" and number is not None:
+            if method in {"GET", "PATCH"} and number is not None:
                 for item in items:
-                    if item["number"] == int(number):
+                    if item["number"] != int(number):
+                        continue
+                    if method == "PATCH":
                         item.update(body)
                         item["updates"] += 1
-                        return 200, item
+                    return 200, item
             return 404, {"message": "Not Found"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from act_harness import ActRun, Scenario, create_repo, edit_yaml, event, git, make_act_venv, push_pr
+from github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +43,8 @@ class PullRequest:
     number: int
     ci: ActRun
     report: ActRun
+    run_payload: dict[str, object]
+    github_calls: list[dict[str, object]]
 
     def comment(self) -> dict[str, object]:
         """The last comment call the `cml` stand-in recorded."""
@@ -90,8 +93,27 @@ def push(
         pull_requests=json.dumps(listed),
         **common,
     )
-    report = scenario.act("workflow_run", "pr-report.yml", run_payload)
-    return PullRequest(scenario, number, ci, report)
+    report, calls = run_pr_report(scenario, run_payload, {number: head})
+    return PullRequest(scenario, number, ci, report, run_payload, calls)
+
+
+def run_pr_report(
+    scenario: Scenario, run_payload: dict[str, object], heads: dict[int, str]
+) -> tuple[ActRun, list[dict[str, object]]]:
+    """Run pr-report.yml for a CI run, with GitHub's API knowing the PRs' `heads` (number: sha)."""
+    github = GitHubStandIn().start()
+    github.pulls += [
+        {"number": n, "state": "open", "head": {"ref": "pr", "sha": sha}}
+        for n, sha in heads.items()
+    ]
+    try:
+        env = {"GITHUB_API_URL": github.url}
+        return (
+            scenario.act("workflow_run", "pr-report.yml", run_payload, extra_env=env),
+            github.calls,
+        )
+    finally:
+        github.stop()
 
 
 def check_verdict(scenario: Scenario, run: ActRun) -> subprocess.CompletedProcess[str]:
@@ -340,3 +362,19 @@ def test_fork_pr_comment_is_posted_without_secrets_or_pr_code(
         {k: c[k] for k in ("name", "run_id", "token_given")} for c in downloads
     ]
     assert not (pr.scenario.repo.parent / MARKER).exists(), "pr-report ran the PR's Makefile"
+
+
+def test_fork_pr_report_naming_another_pr_is_not_posted(bad_data_fork_pr: PullRequest) -> None:
+    pr = bad_data_fork_pr
+    assert any(
+        c["method"] == "GET" and str(c["path"]).endswith("/pulls/14") for c in pr.github_calls
+    ), pr.github_calls
+    comments = len(pr.scenario.comments())
+    (number_file,) = (pr.scenario.artifacts / "mlship-report").rglob("pr-number")
+    number_file.write_text("15\n", encoding="utf-8")
+    other_head = "f" * 40
+    report, calls = run_pr_report(pr.scenario, pr.run_payload, {14: "0" * 40, 15: other_head})
+    assert report.result("comment") == "failure", report.describe()
+    assert f"PR 15 has head '{other_head}'" in report.log("comment"), report.describe()
+    assert any(str(c["path"]).endswith("/pulls/15") for c in calls), calls
+    assert len(pr.scenario.comments()) == comments
