@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,3 +67,32 @@ def live_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+@contextmanager
+def mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
+    """Run `mlflow server` on a free loopback port with this backend; yield its URL."""
+    port = free_port()
+    artifacts = workdir / "server-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        str(artifacts),
+    ]
+    log = workdir / f"mlflow-server-{port}.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    url = f"http://127.0.0.1:{port}"
+    with live_process(command, ready_url=f"{url}/health", log=log, cwd=workdir, env=env):
+        yield url

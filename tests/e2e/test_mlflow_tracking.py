@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_repo import BIN, run, tool_env
-from live_process import free_port, live_process
+from live_process import mlflow_server
 from mlflow.tracking import MlflowClient
 
 from mlship.config import Params
@@ -19,35 +19,11 @@ from mlship.tracking import file_md5
 
 pytestmark = pytest.mark.slow
 
-SERVER_START_SECONDS = 120
 
-
-@pytest.fixture()
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(name="mlflow_server")
+def _mlflow_server(tmp_path: Path) -> Iterator[str]:
     """A real MLflow server on 127.0.0.1 with a SQLite backend; stopped after the test."""
-    port = free_port()
-    command = [
-        str(BIN / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{tmp_path / 'server.db'}",
-        "--default-artifact-root",
-        str(tmp_path / "server-artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with live_process(
-        command,
-        ready_url=f"{url}/health",
-        log=tmp_path / "server.log",
-        cwd=tmp_path,
-        timeout=SERVER_START_SECONDS,
-    ):
+    with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as url:
         yield url
 
 

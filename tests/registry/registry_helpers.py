@@ -1,4 +1,4 @@
-"""Helpers for registry tests: log evaluated runs, start a real MLflow server or PostgreSQL."""
+"""Helpers for registry tests: log evaluated runs, start PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from live_process import free_port, live_process
+from live_process import free_port
 
 from mlship.config import Params
 from mlship.tracking import log_run
@@ -46,35 +45,6 @@ def log_runs(root: Path, params: Params, count: int, auc: float = 0.70) -> list[
             )
         run_ids.append(run_id)
     return run_ids
-
-
-@contextmanager
-def mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
-    """Run `mlflow server` on a free loopback port with this backend; yield its URL."""
-    port = free_port()
-    artifacts = workdir / "server-artifacts"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        backend_uri,
-        "--artifacts-destination",
-        str(artifacts),
-    ]
-    log = workdir / f"mlflow-server-{port}.log"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    url = f"http://127.0.0.1:{port}"
-    with live_process(command, ready_url=f"{url}/health", log=log, cwd=workdir, env=env):
-        yield url
 
 
 def _pg_bin(name: str) -> str:

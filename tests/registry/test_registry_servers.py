@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import make_project, project_params
-from registry_helpers import log_runs, mlflow_server, postgres_cluster
+from live_process import mlflow_server
+from registry_helpers import log_runs, postgres_cluster
 
 from mlship.config import Params
 from mlship.registry.cli import main
