@@ -213,6 +213,7 @@ IMAGE_REF ?=
 # An image pinned by digest (repo@sha256:<64 hex>) or by a tag other than latest.
 K8S_IMAGE_RE := ^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$$
 export OVERLAY IMAGE_REF K8S_COMPONENTS
+K8S_RENDER = $(MAKE) --no-print-directory -s -f $(abspath $(firstword $(MAKEFILE_LIST))) k8s-render
 
 k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF=repo@sha256:... sets the image; K8S_COMPONENTS=servicemonitor)
 	@[[ " $(K8S_OVERLAYS) " == *" $$OVERLAY "* ]] || { echo "k8s-render: OVERLAY '$$OVERLAY' is not one of: $(K8S_OVERLAYS)" >&2; exit 1; }
@@ -231,9 +232,10 @@ k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF
 	    '      apiVersion: apps/v1' '      kind: Deployment' '      metadata: {name: mlship}' \
 	    "      spec: {template: {spec: {containers: [{name: serve, image: \"$$IMAGE_REF\"}]}}}"; \
 	} > "$$tmp/kustomization.yaml"; \
-	mkdir -p "$(dir $(K8S_OUT))"; \
-	$(BIN)/kubectl kustomize "$$tmp" > "$$tmp/rendered.yaml" || { echo "k8s-render: kubectl kustomize failed for deploy/overlays/$$OVERLAY" >&2; exit 1; }; \
-	mv "$$tmp/rendered.yaml" "$(K8S_OUT)"; \
+	mkdir -p "$(dir $(K8S_OUT))"; partial="$(K8S_OUT).partial"; \
+	$(BIN)/kubectl kustomize "$$tmp" > "$$partial" || \
+		{ rm -f "$$partial"; echo "k8s-render: kubectl kustomize failed for deploy/overlays/$$OVERLAY" >&2; exit 1; }; \
+	mv "$$partial" "$(K8S_OUT)"; \
 	echo "k8s-render: deploy/overlays/$$OVERLAY$${K8S_COMPONENTS:+ + $$K8S_COMPONENTS}$${IMAGE_REF:+ with $$IMAGE_REF} -> $(K8S_OUT)"
 
 # A kind kubernetes-validate has no schema for (a typo'd apiVersion) is only a WARN to it: fatal
@@ -242,8 +244,8 @@ k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF
 k8s-validate: $(INSTALLED) ## Render every overlay and validate it offline against the Kubernetes K8S_VERSION API schemas (strict)
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	for overlay in $(K8S_OVERLAYS); do \
-	  $(MAKE) --no-print-directory -s k8s-render OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS=servicemonitor K8S_OUT="$$tmp/$$overlay-servicemonitor.yaml" >/dev/null; \
-	  $(MAKE) --no-print-directory -s k8s-render OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS= K8S_OUT="$$tmp/$$overlay.yaml" >/dev/null; \
+	  $(K8S_RENDER) OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS=servicemonitor K8S_OUT="$$tmp/$$overlay-sm.yaml" >/dev/null; \
+	  $(K8S_RENDER) OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS= K8S_OUT="$$tmp/$$overlay.yaml" >/dev/null; \
 	  out="$$($(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) "$$tmp/$$overlay.yaml" 2>&1)" && ! grep -q '^WARN' <<<"$$out" || \
 	    { printf '%s\n' "$$out" >&2; echo "k8s-validate: deploy/overlays/$$overlay does not validate against Kubernetes $(K8S_VERSION)" >&2; exit 1; }; \
 	  echo "k8s-validate: deploy/overlays/$$overlay: $$(grep -c '^kind:' "$$tmp/$$overlay.yaml") objects valid for Kubernetes $(K8S_VERSION)"; \
