@@ -202,7 +202,7 @@ train-register: $(INSTALLED) ## Register the latest training run as the challeng
 # Kubernetes (deploy/, docs/deploy.md): kustomize overlays, rendered with kubectl and validated
 # offline against the API schemas of K8S_VERSION. k8s-render builds a throwaway kustomization on
 # top of the overlay (by relative path: kustomize refuses absolute ones) that sets IMAGE_REF and
-# adds K8S_COMPONENTS, so no committed file is edited.
+# adds K8S_COMPONENTS (in the overlay's namespace), so no committed file is edited.
 .PHONY: k8s-render k8s-validate
 OVERLAY ?= staging
 K8S_OVERLAYS := $(sort $(notdir $(wildcard deploy/overlays/*)))

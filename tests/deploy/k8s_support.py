@@ -19,35 +19,31 @@ VENV = Path(sys.executable).parent.parent
 Manifest = dict[str, Any]
 
 
-def make_render(
-    out: Path,
-    overlay: str,
-    *,
-    components: str = "",
-    image_ref: str = "",
-    cwd: Path = REPO,
-) -> subprocess.CompletedProcess[str]:
-    """Run `make k8s-render` from `cwd` (a repo copy works: paths in the Makefile are relative)."""
+def run_make(target: str, *assignments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """Run a target of the repo's Makefile from `cwd` (its paths are relative: a copy works)."""
     return subprocess.run(  # nosec B603 B607
-        [
-            "make",
-            "--no-print-directory",
-            "-s",
-            "-f",
-            str(REPO / "Makefile"),
-            "k8s-render",
-            f"VENV={VENV}",
-            f"OVERLAY={overlay}",
-            f"K8S_COMPONENTS={components}",
-            f"IMAGE_REF={image_ref}",
-            f"K8S_OUT={out}",
-        ],
+        ["make", "--no-print-directory", "-s", "-f", str(REPO / "Makefile"), target]
+        + [f"VENV={VENV}", *assignments],
         cwd=cwd,
         env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def make_render(
+    out: Path, overlay: str, *, components: str = "", image_ref: str = "", cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    """Run `make k8s-render` for `overlay`, writing `out`."""
+    return run_make(
+        "k8s-render",
+        f"OVERLAY={overlay}",
+        f"K8S_COMPONENTS={components}",
+        f"IMAGE_REF={image_ref}",
+        f"K8S_OUT={out}",
+        cwd=cwd,
     )
 
 

@@ -28,12 +28,6 @@ from mlship.tracking import tracking_uri
 DOCS = REPO / "docs" / "deploy.md"
 
 
-@pytest.fixture(scope="module", name="overlays")
-def _overlays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Manifest]]:
-    out = tmp_path_factory.mktemp("k8s")
-    return {overlay: render(out / f"{overlay}.yaml", overlay) for overlay in OVERLAYS}
-
-
 @pytest.fixture(scope="module", name="monitored")
 def _monitored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Manifest]]:
     out = tmp_path_factory.mktemp("k8s-sm")

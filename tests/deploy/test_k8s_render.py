@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
-import subprocess  # nosec B404
 from pathlib import Path
 
 import kubernetes_validate
@@ -13,12 +12,12 @@ import pytest
 from k8s_support import (
     OVERLAYS,
     REPO,
-    VENV,
     Manifest,
     make_render,
     make_variable,
     one,
     render,
+    run_make,
     serving_container,
 )
 
@@ -30,12 +29,6 @@ SERVICE_KINDS = {
     "NetworkPolicy",
 }
 DIGEST_REF = "ghcr.io/acme/churn@sha256:" + "ab" * 32
-
-
-@pytest.fixture(scope="module", name="overlays")
-def _overlays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Manifest]]:
-    out = tmp_path_factory.mktemp("k8s")
-    return {overlay: render(out / f"{overlay}.yaml", overlay) for overlay in OVERLAYS}
 
 
 def test_staging_and_production_overlays_exist() -> None:
@@ -139,44 +132,31 @@ def _repo_copy(tmp_path: Path) -> Path:
     return root
 
 
-def _make_validate(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # nosec B603 B607
-        ["make", "--no-print-directory", "-s", "-f", str(REPO / "Makefile"), "k8s-validate"]
-        + [f"VENV={VENV}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_k8s_validate_passes_on_the_committed_overlays(tmp_path: Path) -> None:
-    result = _make_validate(_repo_copy(tmp_path))
+    result = run_make("k8s-validate", cwd=_repo_copy(tmp_path))
     assert result.returncode == 0, result.stderr
     for overlay in OVERLAYS:
         assert f"k8s-validate: deploy/overlays/{overlay}: 5 objects valid" in result.stdout
 
 
-def test_k8s_validate_fails_on_an_api_version_kubernetes_does_not_serve(tmp_path: Path) -> None:
-    # kubernetes-validate only warns about a kind it has no schema for; the target must fail.
+@pytest.mark.parametrize(
+    ("file", "before", "after", "reported"),
+    [
+        # kubernetes-validate only warns about a kind it has no schema for: the target fails.
+        ("hpa.yaml", "autoscaling/v2", "autoscaling/v9", "autoscaling/v9"),
+        ("deployment.yaml", "livenessProbe:", "livenesProbe:", "'livenesProbe' was unexpected"),
+    ],
+)
+def test_k8s_validate_fails_naming_what_kubernetes_would_refuse(
+    tmp_path: Path, file: str, before: str, after: str, reported: str
+) -> None:
     root = _repo_copy(tmp_path)
-    hpa = root / "deploy" / "base" / "hpa.yaml"
-    hpa.write_text(hpa.read_text().replace("autoscaling/v2", "autoscaling/v9"), encoding="utf-8")
-    result = _make_validate(root)
+    path = root / "deploy" / "base" / file
+    path.write_text(path.read_text(encoding="utf-8").replace(before, after), encoding="utf-8")
+    result = run_make("k8s-validate", cwd=root)
     assert result.returncode != 0
-    assert "autoscaling/v9" in result.stderr
-    assert "does not validate against Kubernetes" in result.stderr
-
-
-def test_k8s_validate_fails_on_a_misspelt_field(tmp_path: Path) -> None:
-    root = _repo_copy(tmp_path)
-    deployment = root / "deploy" / "base" / "deployment.yaml"
-    text = deployment.read_text(encoding="utf-8").replace("livenessProbe:", "livenesProbe:")
-    deployment.write_text(text, encoding="utf-8")
-    result = _make_validate(root)
-    assert result.returncode != 0
-    assert "'livenesProbe' was unexpected" in result.stderr
+    assert reported in result.stderr
+    assert f"does not validate against Kubernetes {make_variable('K8S_VERSION')}" in result.stderr
 
 
 def test_the_thread_count_follows_a_changed_cpu_limit(tmp_path: Path) -> None:
