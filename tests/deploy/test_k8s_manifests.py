@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
+import pkgutil
 import re
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from k8s_support import (
 )
 from pydantic_settings import BaseSettings
 
-import mlship.serving.settings as serving_settings
+import mlship.serving
 from mlship.tracking import tracking_uri
 
 DOCS = REPO / "docs" / "deploy.md"
@@ -52,20 +54,24 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def _settings_classes() -> list[type[BaseSettings]]:
-    # Every settings class the service module uses (its own and the recorder's), read from the
-    # code so a renamed or added setting is seen without editing this test.
-    return [
-        obj
-        for obj in vars(serving_settings).values()
-        if inspect.isclass(obj) and issubclass(obj, BaseSettings) and obj is not BaseSettings
-    ]
+    # Every pydantic-settings class the service's modules define or import (its own and the
+    # recorder's), found in the code so a renamed, moved or added setting needs no test edit.
+    found: dict[str, type[BaseSettings]] = {}
+    for module in pkgutil.iter_modules(mlship.serving.__path__, "mlship.serving."):
+        for obj in vars(importlib.import_module(module.name)).values():
+            if inspect.isclass(obj) and issubclass(obj, BaseSettings) and obj is not BaseSettings:
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    assert found, "mlship.serving has no pydantic-settings class"
+    return list(found.values())
 
 
 def _setting_names() -> set[str]:
     names = set()
     for cls in _settings_classes():
         prefix = str(cls.model_config.get("env_prefix", ""))
-        names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
+        for field, info in cls.model_fields.items():
+            alias = info.validation_alias
+            names.add(alias.upper() if isinstance(alias, str) else f"{prefix}{field}".upper())
     return names
 
 

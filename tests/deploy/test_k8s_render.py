@@ -95,33 +95,6 @@ def test_image_ref_sets_the_digest_without_editing_committed_files(
     assert {p: p.read_bytes() for p in (REPO / "deploy").rglob("*") if p.is_file()} == committed
 
 
-@pytest.mark.parametrize(
-    ("image_ref", "why"),
-    [
-        ("ghcr.io/acme/churn:latest", "not latest"),
-        ("ghcr.io/acme/churn", "must be <repo>@sha256:<digest> or <repo>:<tag>"),
-        ("ghcr.io/acme/churn@sha256:abc", "must be <repo>@sha256:<digest>"),
-        ('ghcr.io/acme/churn:v1"; touch /tmp/pwned; "', "must be"),
-    ],
-)
-def test_image_ref_that_is_not_pinned_is_refused_and_nothing_written(
-    tmp_path: Path, image_ref: str, why: str
-) -> None:
-    out = tmp_path / "out.yaml"
-    result = make_render(out, "staging", image_ref=image_ref)
-    assert result.returncode != 0
-    assert f"k8s-render: IMAGE_REF '{image_ref}' " in result.stderr
-    assert why in result.stderr
-    assert not out.exists()
-
-
-def test_unknown_overlay_is_refused_naming_the_ones_that_exist(tmp_path: Path) -> None:
-    result = make_render(tmp_path / "out.yaml", "prod")
-    assert result.returncode != 0
-    assert "k8s-render: OVERLAY 'prod' is not one of: " + " ".join(OVERLAYS) in result.stderr
-    assert not (tmp_path / "out.yaml").exists()
-
-
 def _repo_copy(tmp_path: Path) -> Path:
     # The Makefile's paths are relative, so `make -f` from a copy renders the copy. copy2 keeps
     # the mtimes, so the copied requirements do not look newer than the virtualenv.
@@ -130,6 +103,34 @@ def _repo_copy(tmp_path: Path) -> Path:
     for name in ("requirements.txt", "requirements-dev.txt", "pyproject.toml"):
         shutil.copy2(REPO / name, root / name)
     return root
+
+
+@pytest.mark.parametrize(
+    ("image_ref", "why"),
+    [
+        ("ghcr.io/acme/churn:latest", "not latest"),
+        ("ghcr.io/acme/churn", "must be <repo>@sha256:<digest> or <repo>:<tag>"),
+        ("ghcr.io/acme/churn@sha256:abc", "must be <repo>@sha256:<digest>"),
+        ('ghcr.io/acme/churn:v1"; touch pwned; "', "must be"),
+    ],
+)
+def test_image_ref_that_is_not_pinned_is_refused_and_nothing_written(
+    tmp_path: Path, image_ref: str, why: str
+) -> None:
+    out = tmp_path / "out.yaml"
+    result = make_render(out, "staging", image_ref=image_ref, cwd=_repo_copy(tmp_path))
+    assert result.returncode != 0
+    assert f"k8s-render: IMAGE_REF '{image_ref}' " in result.stderr
+    assert why in result.stderr
+    assert not out.exists()
+    assert not (tmp_path / "repo" / "pwned").exists()
+
+
+def test_unknown_overlay_is_refused_naming_the_ones_that_exist(tmp_path: Path) -> None:
+    result = make_render(tmp_path / "out.yaml", "prod")
+    assert result.returncode != 0
+    assert "k8s-render: OVERLAY 'prod' is not one of: " + " ".join(OVERLAYS) in result.stderr
+    assert not (tmp_path / "out.yaml").exists()
 
 
 def test_k8s_validate_passes_on_the_committed_overlays(tmp_path: Path) -> None:
