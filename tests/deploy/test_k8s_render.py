@@ -96,12 +96,14 @@ def test_image_ref_sets_the_digest_without_editing_committed_files(
 
 
 def _repo_copy(tmp_path: Path) -> Path:
-    # The Makefile's paths are relative, so `make -f` from a copy renders the copy. copy2 keeps
-    # the mtimes, so the copied requirements do not look newer than the virtualenv.
+    # The Makefile's paths are relative, so `make -f` from a copy renders the copy's deploy/.
+    # Everything else is a symlink: the virtualenv's requirements stamp sees the same files.
     root = tmp_path / "repo"
+    root.mkdir()
     shutil.copytree(REPO / "deploy", root / "deploy")
-    for name in ("requirements.txt", "requirements-dev.txt", "pyproject.toml"):
-        shutil.copy2(REPO / name, root / name)
+    for entry in REPO.iterdir():
+        if entry.name not in ("deploy", ".git", "build"):
+            (root / entry.name).symlink_to(entry)
     return root
 
 
