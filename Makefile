@@ -87,7 +87,7 @@ pipeline: repro ## Run the whole pipeline on the example and print the metrics
 	$(BIN)/dvc metrics show
 
 # The PR workflow's jobs in order; on main itself the gate compares main with main.
-ci: format-check lint typecheck security workflow-lint test pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks
+ci: format-check lint typecheck security workflow-lint k8s-validate test pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks
 
 bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py
@@ -198,6 +198,58 @@ rollback: $(INSTALLED) ## Champion back to the previous version in the registry 
 
 train-register: $(INSTALLED) ## Register the latest training run as the challenger (after make repro)
 	$(BIN)/mlship registry register
+
+# Kubernetes (deploy/, docs/deploy.md): kustomize overlays, rendered with kubectl and validated
+# offline against the API schemas of K8S_VERSION. k8s-render builds a throwaway kustomization on
+# top of the overlay (by relative path: kustomize refuses absolute ones) that sets IMAGE_REF and
+# adds K8S_COMPONENTS (in the overlay's namespace), so no committed file is edited.
+.PHONY: k8s-render k8s-validate
+OVERLAY ?= staging
+K8S_OVERLAYS := $(sort $(notdir $(wildcard deploy/overlays/*)))
+K8S_VERSION ?= 1.37.0
+K8S_OUT ?= build/k8s/$(OVERLAY).yaml
+K8S_COMPONENTS ?=
+IMAGE_REF ?=
+# An image pinned by digest (repo@sha256:<64 hex>) or by a tag other than latest.
+K8S_IMAGE_RE := ^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$$
+export OVERLAY IMAGE_REF K8S_COMPONENTS
+K8S_RENDER = $(MAKE) --no-print-directory -s -f $(abspath $(firstword $(MAKEFILE_LIST))) k8s-render
+
+k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF=repo@sha256:... sets the image; K8S_COMPONENTS=servicemonitor)
+	@[[ " $(K8S_OVERLAYS) " == *" $$OVERLAY "* ]] || { echo "k8s-render: OVERLAY '$$OVERLAY' is not one of: $(K8S_OVERLAYS)" >&2; exit 1; }
+	@re='$(K8S_IMAGE_RE)'; [[ -z "$$IMAGE_REF" || ( "$$IMAGE_REF" =~ $$re && "$$IMAGE_REF" != *:latest ) ]] || \
+		{ echo "k8s-render: IMAGE_REF '$$IMAGE_REF' must be <repo>@sha256:<digest> or <repo>:<tag> (not latest)" >&2; exit 1; }
+	@for component in $$K8S_COMPONENTS; do [[ -f "deploy/components/$$component/kustomization.yaml" ]] || \
+		{ echo "k8s-render: no component '$$component' in deploy/components (have: $(notdir $(wildcard deploy/components/*)))" >&2; exit 1; }; done
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	namespace="$$(sed -n 's/^namespace: *//p' "deploy/overlays/$$OVERLAY/kustomization.yaml")"; \
+	{ printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n'; \
+	  [[ -z "$$namespace" ]] || printf 'namespace: %s\n' "$$namespace"; \
+	  printf 'resources:\n  - %s\n' "$$(realpath --relative-to="$$tmp" "deploy/overlays/$$OVERLAY")"; \
+	  [[ -z "$$K8S_COMPONENTS" ]] || printf 'components:\n'; \
+	  for component in $$K8S_COMPONENTS; do printf '  - %s\n' "$$(realpath --relative-to="$$tmp" "deploy/components/$$component")"; done; \
+	  [[ -z "$$IMAGE_REF" ]] || printf '%s\n' 'patches:' '  - target: {group: apps, kind: Deployment, name: mlship}' '    patch: |-' \
+	    '      apiVersion: apps/v1' '      kind: Deployment' '      metadata: {name: mlship}' \
+	    "      spec: {template: {spec: {containers: [{name: serve, image: \"$$IMAGE_REF\"}]}}}"; \
+	} > "$$tmp/kustomization.yaml"; \
+	mkdir -p "$(dir $(K8S_OUT))"; partial="$(K8S_OUT).partial"; \
+	$(BIN)/kubectl kustomize "$$tmp" > "$$partial" || \
+		{ rm -f "$$partial"; echo "k8s-render: kubectl kustomize failed for deploy/overlays/$$OVERLAY" >&2; exit 1; }; \
+	mv "$$partial" "$(K8S_OUT)"; \
+	echo "k8s-render: deploy/overlays/$$OVERLAY$${K8S_COMPONENTS:+ + $$K8S_COMPONENTS}$${IMAGE_REF:+ with $$IMAGE_REF} -> $(K8S_OUT)"
+
+# A kind kubernetes-validate has no schema for (a typo'd apiVersion) is only a WARN to it: fatal
+# here. The ServiceMonitor (a CRD) has no schema in it: its component is rendered here and its
+# fields are checked by tests/deploy.
+k8s-validate: $(INSTALLED) ## Render every overlay and validate it offline against the Kubernetes K8S_VERSION API schemas (strict)
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	for overlay in $(K8S_OVERLAYS); do \
+	  $(K8S_RENDER) OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS=servicemonitor K8S_OUT="$$tmp/$$overlay-sm.yaml" >/dev/null; \
+	  $(K8S_RENDER) OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS= K8S_OUT="$$tmp/$$overlay.yaml" >/dev/null; \
+	  out="$$($(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) "$$tmp/$$overlay.yaml" 2>&1)" && ! grep -q '^WARN' <<<"$$out" || \
+	    { printf '%s\n' "$$out" >&2; echo "k8s-validate: deploy/overlays/$$overlay does not validate against Kubernetes $(K8S_VERSION)" >&2; exit 1; }; \
+	  echo "k8s-validate: deploy/overlays/$$overlay: $$(grep -c '^kind:' "$$tmp/$$overlay.yaml") objects valid for Kubernetes $(K8S_VERSION)"; \
+	done
 
 clean: ## Remove pipeline outputs (not the data, not .venv)
 	rm -rf artifacts reports plots metrics.json
