@@ -22,7 +22,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 
 help: ## Show this help
 	@echo "usage: make <target>"
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml

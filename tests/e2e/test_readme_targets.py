@@ -6,8 +6,8 @@ import re
 
 from e2e_repo import REPO
 
-HELP_LINE = re.compile(r"^([a-zA-Z_-]+):.*## ", re.MULTILINE)
-README_ROW = re.compile(r"^\| `([a-zA-Z_-]+)` \|", re.MULTILINE)
+HELP_LINE = re.compile(r"^([a-zA-Z0-9_-]+):.*## ", re.MULTILINE)
+README_ROW = re.compile(r"^\| `([a-zA-Z0-9_-]+)` \|", re.MULTILINE)
 
 
 def test_readme_lists_exactly_the_make_targets_in_make_help() -> None:
