@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlship.monitoring.drift import DriftResult, DriftSettings, detect_drift
+from mlship.config import DriftSettings
+from mlship.monitoring.drift import detect_drift
+from mlship.monitoring.results import DriftResult
 from mlship.retrain.decision import Decision, decide
 
 SETTINGS = DriftSettings(domain_classifier=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from mlship.monitoring.drift import DriftResult
+from mlship.monitoring.results import DriftResult
 
 Action = Literal["retrain", "skip", "invalid"]
 
