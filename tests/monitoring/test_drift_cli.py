@@ -13,7 +13,7 @@ from mlship.cli import main
 from mlship.config import Params
 from mlship.data.io import read_table
 from mlship.monitoring.recorder import Recorder, RecordSettings
-from mlship.retrain.github import GitHub
+from mlship.io.github import GitHub
 
 pytestmark = pytest.mark.slow  # a few drift checks with the domain classifier: ~10 s here
 

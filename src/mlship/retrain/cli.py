@@ -30,9 +30,9 @@ from mlship.data.contract import load_schema_file, validate_frame
 from mlship.data.io import read_table, write_table
 from mlship.errors import DataError, GateFailed, MlshipError, SchemaViolation
 from mlship.files import write_json, write_text
+from mlship.io.github import GitHub
 from mlship.monitoring.check import newest_batch, run_check
 from mlship.retrain.decision import Decision, decide
-from mlship.retrain.github import GitHub
 from mlship.retrain.ingest import batch_path, check_month
 
 ISSUE_LABEL = "mlship-retrain"

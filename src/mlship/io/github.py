@@ -129,3 +129,4 @@ class GitHub:
             f"/repos/{self.repository}/dispatches",
             json={"event_type": event_type, "client_payload": payload},
         )
+
