@@ -16,8 +16,8 @@ from mlship.files import write_json, write_text
 from mlship.io.github import append_step_summary
 from mlship.io.process import dvc
 from mlship.monitoring.check import newest_batch, run_check
+from mlship.retrain.batches import batch_path, check_month
 from mlship.retrain.decision import Decision, decide
-from mlship.retrain.ingest import batch_path, check_month
 from mlship.retrain.report import decision_markdown, rejected_body
 from mlship.retrain.workspace import (
     Paths,
