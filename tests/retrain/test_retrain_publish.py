@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess  # nosec B404
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +13,7 @@ from mlship.retrain.cli import main
 from mlship.retrain.decision import Action, Decision
 from mlship.retrain.workspace import Paths, save_decision
 
-STANDIN_DIR = Path(__file__).resolve().parents[1] / "workflows"
 GIT_IDENTITY = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
-
-
-@pytest.fixture(name="standin")
-def _standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.syspath_prepend(str(STANDIN_DIR))
-    from github_standin import GitHubStandIn  # pylint: disable=import-outside-toplevel
-
-    github = GitHubStandIn().start()
-    monkeypatch.setenv("GITHUB_API_URL", github.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/mlship")
-    monkeypatch.setenv("GITHUB_TOKEN", github.token)
-    try:
-        yield github
-    finally:
-        github.stop()
 
 
 def _git(*args: str, cwd: Path) -> str:
