@@ -43,6 +43,7 @@ format-check: $(INSTALLED) ## Check formatting without changing files
 lint: $(INSTALLED) ## Lint with pylint and flake8
 	$(BIN)/pylint --score=n src tools
 	$(BIN)/flake8 src tests tools benchmarks
+	$(BIN)/lint-imports --no-logo
 
 typecheck: $(INSTALLED) ## Type-check src with mypy --strict
 	$(BIN)/mypy

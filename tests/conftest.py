@@ -103,3 +103,19 @@ def baselined_project(project_copy: Path) -> Path:
     baseline_dir.mkdir(parents=True)
     baseline.collect_outputs(project_copy, yaml.safe_load(text), text, baseline_dir)
     return project_copy
+
+
+@pytest.fixture()
+def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The GitHub API stand-in (tests/workflows/github_standin.py), as GITHUB_API_URL."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "workflows"))
+    from github_standin import GitHubStandIn  # pylint: disable=import-outside-toplevel
+
+    github = GitHubStandIn().start()
+    monkeypatch.setenv("GITHUB_API_URL", github.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/mlship")
+    monkeypatch.setenv("GITHUB_TOKEN", github.token)
+    try:
+        yield github
+    finally:
+        github.stop()

@@ -10,8 +10,11 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
+from mlship.config import DriftSettings
 from mlship.errors import DataError
-from mlship.monitoring.drift import DriftResult, DriftSettings, adjust_pvalues, detect_drift, psi
+from mlship.monitoring.drift import detect_drift
+from mlship.monitoring.results import DriftResult
+from mlship.monitoring.statistics import adjust_pvalues, psi
 
 NUMERIC = [f"x{i}" for i in range(6)]
 CATEGORICAL = ["colour", "size"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,10 @@ import pytest
 from mlship.cli import main
 from mlship.config import Params
 from mlship.data.io import read_table
+from mlship.io.github import GitHub
 from mlship.monitoring.recorder import Recorder, RecordSettings
-from mlship.retrain.github import GitHub
 
 pytestmark = pytest.mark.slow  # a few drift checks with the domain classifier: ~10 s here
-
-sys_path_standin = Path(__file__).resolve().parents[1] / "workflows"
 
 
 @pytest.fixture(name="project")
@@ -81,21 +78,6 @@ def test_drift_without_any_batch_says_what_to_run(
     del project
     assert main(["drift"]) == 3
     assert "run `mlship ingest` first" in capsys.readouterr().err
-
-
-@pytest.fixture(name="standin")
-def _standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.syspath_prepend(str(sys_path_standin))
-    from github_standin import GitHubStandIn  # pylint: disable=import-outside-toplevel
-
-    github = GitHubStandIn().start()
-    monkeypatch.setenv("GITHUB_API_URL", github.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/mlship")
-    monkeypatch.setenv("GITHUB_TOKEN", github.token)
-    try:
-        yield github
-    finally:
-        github.stop()
 
 
 def _record(records: Path, batch: Path) -> None:

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlship.monitoring.drift import DriftResult, DriftSettings, detect_drift
+from mlship.config import DriftSettings
+from mlship.monitoring.drift import detect_drift
+from mlship.monitoring.results import DriftResult
 from mlship.monitoring.drift_report import to_html, to_markdown, write_reports
 
 NUMERIC = ["age", "income", "score"]

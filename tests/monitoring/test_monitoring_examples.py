@@ -11,7 +11,8 @@ import pandas as pd
 import yaml
 from prometheus_client import generate_latest
 
-from mlship.monitoring.drift import DriftSettings, detect_drift
+from mlship.config import DriftSettings
+from mlship.monitoring.drift import detect_drift
 from mlship.monitoring.monitor import write_gauges
 from mlship.serving.metrics import ServiceMetrics
 

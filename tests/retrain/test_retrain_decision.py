@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlship.monitoring.drift import DriftResult, DriftSettings, detect_drift
+from mlship.config import DriftSettings
+from mlship.monitoring.drift import detect_drift
+from mlship.monitoring.results import DriftResult
 from mlship.retrain.decision import Decision, decide
+from mlship.retrain.report import decision_markdown
 
 SETTINGS = DriftSettings(domain_classifier=False)
 
@@ -89,6 +92,6 @@ def test_decision_round_trips_through_json_and_renders_markdown() -> None:
     decision.outcome, decision.gate_verdict, decision.registered_version = "retrained", "pass", "4"
     again = Decision.from_dict(decision.to_dict())
     assert again == decision
-    markdown = again.to_markdown()
+    markdown = decision_markdown(again)
     assert markdown.startswith("## 🔁 Retrain — batch `2026-07`")
     assert "**Why retrain:**" in markdown and "version 4" in markdown

@@ -12,8 +12,9 @@ from conftest import run_pipeline
 from mlship.config import load_params
 from mlship.data.io import read_table
 from mlship.errors import GateFailed
-from mlship.retrain import cli as retrain_cli
 from mlship.retrain import ingest
+from mlship.retrain import loop as retrain_loop
+from mlship.retrain.workspace import Paths
 
 MONTH = "2026-07"
 
@@ -36,12 +37,12 @@ def test_retrain_gates_only_on_held_out_rows_the_champion_never_trained_on(
             run_pipeline(params, with_data=False)
         return ""
 
-    monkeypatch.setattr(retrain_cli, "_dvc", dvc)
+    monkeypatch.setattr(retrain_loop, "dvc", dvc)
     # Pass or fail is not the point here (a few hundred rows can leave it inconclusive); the
     # rows it compared on are.
     with suppress(GateFailed):
-        retrain_cli.run(params, project_copy / "params.yaml", MONTH, force=True)
-    decision = json.loads(retrain_cli.Paths(params).decision.read_text(encoding="utf-8"))
+        retrain_loop.run(params, project_copy / "params.yaml", MONTH, force=True)
+    decision = json.loads(Paths(params).decision.read_text(encoding="utf-8"))
     assert decision["outcome"] in {"retrained", "gate-failed"}
     assert calls[:2] == [("add", "--quiet", str(params.data.path)), ("repro",)]
     # No remote configured: asked, nothing pushed (a failed gate stops before that).

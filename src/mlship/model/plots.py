@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
 
-matplotlib.use("Agg")  # headless: CI and servers have no display
-
-# pylint: disable=wrong-import-position
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
-
-from matplotlib.figure import Figure  # noqa: E402
-
-from mlship.config import Task  # noqa: E402
-from mlship.files import write_atomic  # noqa: E402
+from mlship.config import Task
+from mlship.files import write_atomic
 
 _PNG_METADATA = {"Software": None}  # keep PNG bytes independent of the matplotlib build
 # A curve on millions of held-out rows has up to one point per row; a few thousand points draw
@@ -31,7 +24,6 @@ def _save(figure: Figure, path: Path) -> None:
     write_atomic(
         path, lambda temp: figure.savefig(temp, format="png", dpi=80, metadata=_PNG_METADATA)
     )
-    plt.close(figure)
 
 
 def _save_data(frame: pd.DataFrame, path: Path) -> None:
@@ -49,7 +41,8 @@ def thin_curve(data: pd.DataFrame, limit: int = MAX_CURVE_POINTS) -> pd.DataFram
 def _curve(out: Path, name: str, data: pd.DataFrame, x: str, y: str, title: str) -> None:
     data = thin_curve(data)
     _save_data(data, out / f"{name}.csv")
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+    figure = Figure(figsize=(4.5, 4))
+    axes = figure.add_subplot()
     axes.plot(data[x], data[y])
     if name == "roc":
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
@@ -68,7 +61,8 @@ def _confusion(out: Path, y_true: np.ndarray, predicted: np.ndarray, names: list
         out / "confusion.csv",
     )
     matrix = skm.confusion_matrix(y_true, predicted, labels=labels)
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+    figure = Figure(figsize=(4.5, 4))
+    axes = figure.add_subplot()
     skm.ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=axes, colorbar=False)
     axes.set_title("Confusion matrix")
     _save(figure, out / "confusion.png")
@@ -78,7 +72,8 @@ def importance_plot(out: Path, importance: pd.DataFrame) -> None:
     """Bar chart of permutation importances (columns: feature, importance)."""
     _save_data(importance, out / "importance.csv")
     shown = importance.head(20).iloc[::-1]
-    figure, axes = plt.subplots(figsize=(5.5, 0.3 * len(shown) + 1.2))
+    figure = Figure(figsize=(5.5, 0.3 * len(shown) + 1.2))
+    axes = figure.add_subplot()
     axes.barh(shown["feature"], shown["importance"])
     axes.set(xlabel="drop in score when shuffled", title="Feature importance")
     _save(figure, out / "importance.png")
@@ -122,7 +117,8 @@ def evaluation_plots(
         residuals = pd.DataFrame({"actual": y_true, "predicted": scores})
         residuals["residual"] = residuals["actual"] - residuals["predicted"]
         _save_data(residuals, out / "residuals.csv")
-        figure, axes = plt.subplots(figsize=(4.5, 4))
+        figure = Figure(figsize=(4.5, 4))
+        axes = figure.add_subplot()
         axes.scatter(residuals["predicted"], residuals["residual"], s=4, alpha=0.4)
         axes.axhline(0, color="grey", linestyle="--")
         axes.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mlship.monitoring.drift import ColumnDrift, DomainClassifierResult, DriftResult
+from mlship.monitoring.results import ColumnDrift, DomainClassifierResult, DriftResult
 
 # Plots are drawn from at most this many rows per side: a histogram does not need more.
 PLOT_ROWS = 200_000

@@ -23,9 +23,10 @@ from mlship.config import Params
 from mlship.data.io import read_table
 from mlship.errors import DataError
 from mlship.monitoring.check import prepare, score_frames
-from mlship.monitoring.drift import DriftResult, detect_drift
+from mlship.monitoring.drift import detect_drift
 from mlship.monitoring.drift_report import write_reports
 from mlship.monitoring.recorder import GAUGES, PREDICTION, RecordSettings, read_recent
+from mlship.monitoring.results import DriftResult
 from mlship.monitoring.trigger import fire_retrain
 from mlship.stages import run_main, stage_parser
 

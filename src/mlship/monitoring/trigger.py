@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mlship.files import write_json
-from mlship.monitoring.drift import DriftResult
-from mlship.retrain.github import GitHub
+from mlship.io.github import GitHub
+from mlship.monitoring.results import DriftResult
 
 EVENT_TYPE = "retrain"  # retrain.yml: on: repository_dispatch: types: [retrain]
 

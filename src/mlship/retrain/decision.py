@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from mlship.monitoring.drift import DriftResult
+from mlship.monitoring.results import DriftResult
 
 Action = Literal["retrain", "skip", "invalid"]
 
@@ -40,27 +40,6 @@ class Decision:  # pylint: disable=too-many-instance-attributes  # one flat JSON
         if self.action == "skip":
             return f"no retrain for {self.month}: " + "; ".join(self.notes)
         return f"retrain on {self.month}: " + "; ".join(self.reasons)
-
-    def to_markdown(self) -> str:
-        """The run summary and the top of the PR or issue body."""
-        icon = {"retrain": "🔁", "skip": "✅", "invalid": "❌"}[self.action]
-        title = {
-            "retrain": "Retrain",
-            "skip": "No retrain needed",
-            "invalid": "Batch rejected by validation",
-        }
-        lines = [f"## {icon} {title[self.action]} — batch `{self.month}`", ""]
-        if self.reasons:
-            lines += ["**Why retrain:**", ""] + [f"- {r}" for r in self.reasons] + [""]
-        if self.notes:
-            label = "Why not" if self.action == "skip" else "Notes"
-            lines += [f"**{label}:**", ""] + [f"- {n}" for n in self.notes] + [""]
-        lines.append(f"Batch file: `{self.batch}`; outcome: **{self.outcome}**.")
-        if self.gate_verdict:
-            lines.append(f"Gate verdict vs the champion: **{self.gate_verdict}**.")
-        if self.registered_version:
-            lines.append(f"Registered as challenger: version {self.registered_version}.")
-        return "\n".join(lines) + "\n"
 
 
 def drift_reasons(result: DriftResult) -> tuple[list[str], list[str]]:

@@ -7,7 +7,6 @@ loop needs is one file per month in `retrain.batches_dir`, named `<YYYY-MM>.csv`
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import zlib
 from collections.abc import Sequence
@@ -20,12 +19,11 @@ import pandas as pd
 from mlship.config import Params
 from mlship.data.generate import Drift, generate_churn
 from mlship.data.io import write_table
-from mlship.errors import ParamsError
+from mlship.retrain.batches import batch_path, check_month
 from mlship.stages import run_main, stage_parser
 
 Scenario = Literal["stable", "drifted", "invalid"]
 SCENARIOS: tuple[Scenario, ...] = ("stable", "drifted", "invalid")
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # Customers moved to pricier plans and log in less, and price matters more to them. (A new
 # category would break schema.yaml's allowed values: that is the `invalid` scenario's job.)
@@ -41,17 +39,6 @@ def current_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
 
-def check_month(month: str) -> str:
-    """Return `month` if it is YYYY-MM.
-
-    Raises:
-        ParamsError: it is not.
-    """
-    if not MONTH.match(month):
-        raise ParamsError(f"month must be YYYY-MM, got {month!r}")
-    return month
-
-
 def simulate(month: str, scenario: Scenario, rows: int, seed: int) -> pd.DataFrame:
     """The same month, scenario and seed always give the same batch."""
     month_seed = seed + zlib.crc32(month.encode("ascii"))
@@ -65,11 +52,6 @@ def simulate(month: str, scenario: Scenario, rows: int, seed: int) -> pd.DataFra
         frame.loc[frame.index[: rows // 4], "churned"] = pd.NA
         frame.loc[frame.index[-rows // 10 :], "contract"] = "??"
     return frame
-
-
-def batch_path(params: Params, month: str) -> Path:
-    """Where the batch of `month` lives."""
-    return params.retrain.batches_dir / f"{month}.csv"
 
 
 def run(params: Params, month: str | None, scenario: Scenario, missing_only: bool = False) -> Path:

@@ -1,4 +1,4 @@
-"""The few GitHub REST calls of the retrain loop and the monitor: one PR, one issue, a dispatch."""
+"""GitHub as the retrain loop and the monitor use it: a few REST calls and the job summary."""
 
 from __future__ import annotations
 
@@ -129,3 +129,11 @@ class GitHub:
             f"/repos/{self.repository}/dispatches",
             json={"event_type": event_type, "client_payload": payload},
         )
+
+
+def append_step_summary(text: str) -> None:
+    """Append markdown to the job's summary page when running in GitHub Actions."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")

@@ -1,0 +1,46 @@
+"""Run git and DVC as subprocesses with fixed argument lists; failures become one clear error."""
+
+from __future__ import annotations
+
+# git and dvc run with fixed argument lists, never through a shell.
+import subprocess  # nosec B404
+import sys
+from pathlib import Path
+
+from mlship.errors import MlshipError
+
+# Enough of a failed command's output to show why, short enough for one error message.
+TAIL_LINES = 15
+TIMEOUT_SECONDS = 3600
+
+
+class CommandFailed(MlshipError):
+    """git or dvc could not run or exited non-zero."""
+
+
+def run_command(command: list[str], env: dict[str, str] | None = None) -> str:
+    """Run a command; return its stripped stdout.
+
+    Raises:
+        CommandFailed: it could not start, timed out, or exited non-zero (with its last lines).
+    """
+    try:
+        result = subprocess.run(  # nosec B603
+            command, capture_output=True, text=True, check=False, env=env, timeout=TIMEOUT_SECONDS
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise CommandFailed(f"`{' '.join(command[:3])}` could not run: {error}") from None
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-TAIL_LINES:])
+        raise CommandFailed(f"`{' '.join(command[:3])}` failed (exit {result.returncode}):\n{tail}")
+    return result.stdout.strip()
+
+
+def git(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in the current directory; return its stdout."""
+    return run_command(["git", *args], env)
+
+
+def dvc(*args: str) -> str:
+    """Run the DVC of this interpreter's environment, whatever PATH says; return its stdout."""
+    return run_command([str(Path(sys.executable).parent / "dvc"), *args])
