@@ -357,6 +357,7 @@ def test_fork_pr_comment_is_posted_without_secrets_or_pr_code(
     assert pr.report.result("comment") == "success", pr.report.describe()
     comment = pr.comment()
     assert comment["target"] == "pr/14" and comment["repo_token_given"] is True
+    assert comment["tracking_off"] is True
     downloads = [c for c in pr.scenario.artifact_calls() if c["op"] == "download"]
     assert {"name": "mlship-report", "run_id": str(CI_RUN_ID), "token_given": True} in [
         {k: c[k] for k in ("name", "run_id", "token_given")} for c in downloads
