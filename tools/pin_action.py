@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess  # nosec B404 - runs git with fixed arguments
+import subprocess  # nosec B404 # git with fixed arguments
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,8 @@ def verify(git_dir: Path, action: str, tag: str) -> dict[str, Any]:
     text = _git(git_dir, "show", f"{commit}:action.yml")
     runs: dict[str, Any] = yaml.safe_load(text)["runs"]
     tree = set(_git(git_dir, "ls-tree", "-r", "--name-only", commit).splitlines())
-    missing = [name for name in _runs_files(runs) if name not in tree]
+    files = sorted(set(_runs_files(runs)))
+    missing = [name for name in files if name not in tree]
     if missing:
         raise PinError(f"{action}@{commit} ({tag}) runs {missing}, absent from its tree")
     return {
@@ -67,7 +68,7 @@ def verify(git_dir: Path, action: str, tag: str) -> dict[str, Any]:
         "runtime": runs["using"],
         "verified": (
             f"git rev-parse refs/tags/{tag}^{{commit}} in a snapshot of github.com/{action}; "
-            f"action.yml read at that commit; runs files {sorted(set(_runs_files(runs)))} in its tree"
+            f"action.yml read at that commit; runs files {files} in its tree"
         ),
         "action_yml": text,
     }

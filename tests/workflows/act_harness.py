@@ -5,9 +5,9 @@ A scenario repository is a copy of this project (tracked and new files, as they 
 third-party actions are replaced by the local stand-ins in tests/workflows/actions/, selected
 from the `uses:` pins of the workflow files themselves; a pin is mapped only when
 tests/workflows/upstream/pins.json records it as verified against the upstream release tag its
-`# vX.Y.Z` comment names (tools/pin_action.py writes that record). Artifacts live in one directory per
-scenario (GitHub's artifact storage, shared by the CI run and the pr-report run) and the `cml`
-stand-in records every comment it is asked to post.
+`# vX.Y.Z` comment names (tools/pin_action.py writes that record). Artifacts live in one
+directory per scenario (GitHub's artifact storage, shared by the CI run and the pr-report run)
+and the `cml` stand-in records every comment it is asked to post.
 """
 
 from __future__ import annotations

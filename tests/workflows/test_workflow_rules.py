@@ -85,7 +85,9 @@ def test_ci_runs_on_pull_requests_and_pushes_to_main_cancelling_superseded_pr_ru
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_artifact_upload_can_be_rerun(path: Path) -> None:
-    uploads = [s for _, s in steps(path) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    uploads = [
+        s for _, s in steps(path) if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
     assert all(s["with"]["overwrite"] is True for s in uploads), uploads
 
 
