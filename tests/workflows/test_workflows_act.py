@@ -81,6 +81,8 @@ def push(
     head_repository = "contributor/mlship" if fork else "acme/mlship"
     common = {"head_sha": head, "head_repository": head_repository, "fork": json.dumps(fork)}
     payload = event("pull_request.json", number=number, title=message, base_sha=base, **common)
+    # GitHub's repository ids: a fork has its own (checkout v7 tells fork PRs apart by them).
+    common["head_repository_id"] = "2002" if fork else "1001"
     ci = scenario.act(
         "pull_request", "ci.yml", payload, job=job, extra_env={"PYTEST_ARGS": NESTED_PYTEST_ARGS}
     )
