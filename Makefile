@@ -15,6 +15,9 @@ PYTEST_ARGS ?=
 # No usage reports from MLflow (DVC's are off in .dvc/config): CI machines may reach nothing but
 # the package registries. Set it to false to opt back in.
 export MLFLOW_DISABLE_TELEMETRY ?= true
+# Nor from CML (`cml comment` in pr-report.yml): any non-empty value turns its reports off
+# (iterative/cml src/analytics.js). Set it empty to opt back in.
+export ITERATIVE_DO_NOT_TRACK ?= 1
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \

@@ -3,9 +3,11 @@
 A scenario repository is a copy of this project (tracked and new files, as they are now) with a
 `main` commit and a pull-request branch on top. act runs a workflow from it on the host; pinned
 third-party actions are replaced by the local stand-ins in tests/workflows/actions/, selected
-from the `uses:` pins of the workflow files themselves. Artifacts live in one directory per
-scenario (GitHub's artifact storage, shared by the CI run and the pr-report run) and the `cml`
-stand-in records every comment it is asked to post.
+from the `uses:` pins of the workflow files themselves; a pin is mapped only when
+tests/workflows/upstream/pins.json records it as verified against the upstream release tag its
+`# vX.Y.Z` comment names (tools/pin_action.py writes that record). Artifacts live in one
+directory per scenario (GitHub's artifact storage, shared by the CI run and the pr-report run)
+and the `cml` stand-in records every comment it is asked to post.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 STANDINS = HERE / "actions"
+UPSTREAM = HERE / "upstream"
+PINS = UPSTREAM / "pins.json"
 EVENTS = HERE / "events"
 ACT = Path(sys.executable).parent / "act"
 WORKFLOWS = REPO / ".github" / "workflows"
 GITHUB_REPOSITORY = "acme/mlship"
 # Far future: the prepared virtualenv counts as installed, so `make` never reinstalls into it.
 INSTALLED_MTIME = 4_102_444_800  # 2100-01-01
-USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b")
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})(?:\s+#\s*(\S+))?")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "mlship tests",
     "GIT_AUTHOR_EMAIL": "tests@example.invalid",
@@ -45,15 +49,54 @@ GIT_ENV = {
 }
 
 
+@dataclass(frozen=True)
+class Pin:
+    """One `uses: owner/repo@sha # vX.Y.Z` line of a workflow."""
+
+    workflow: str
+    action: str
+    commit: str
+    tag: str
+
+
+def workflow_pins() -> list[Pin]:
+    """Every SHA-pinned `uses:` of the workflow files, in file order."""
+    return [
+        Pin(workflow.name, name, sha, tag)
+        for workflow in sorted(WORKFLOWS.glob("*.yml"))
+        for name, sha, tag in USES.findall(workflow.read_text(encoding="utf-8"))
+    ]
+
+
+def verified_pins() -> dict[str, dict[str, str]]:
+    """The pins recorded as checked against upstream: action -> tag, commit, runtime, how."""
+    loaded: dict[str, dict[str, str]] = json.loads(PINS.read_text(encoding="utf-8"))
+    return loaded
+
+
+def check_pin(pin: Pin, verified: dict[str, dict[str, str]]) -> None:
+    """Refuse a pin whose commit and tag are not the verified ones, or that has no fixture."""
+    record = verified.get(pin.action)
+    where = f"{pin.workflow}: {pin.action}@{pin.commit} # {pin.tag or '(no version comment)'}"
+    if record is None or (record["commit"], record["tag"]) != (pin.commit, pin.tag):
+        known = f"{record['commit']} # {record['tag']}" if record else "nothing"
+        raise AssertionError(
+            f"{where} is not a verified pin (pins.json has {known}); "
+            f"run tools/pin_action.py on a clone of github.com/{pin.action} for {pin.tag}"
+        )
+    if not (UPSTREAM / pin.action / "action.yml").is_file():
+        raise AssertionError(f"{where}: no upstream action.yml in {UPSTREAM / pin.action}")
+    if not (STANDINS / pin.action / "action.yml").is_file():
+        raise AssertionError(f"{where}: no stand-in in {STANDINS / pin.action}")
+
+
 def standin_flags() -> list[str]:
-    """`--local-repository` flags: each SHA-pinned action of the workflows -> its stand-in."""
+    """`--local-repository` flags: each verified SHA-pinned action -> its stand-in."""
+    verified = verified_pins()
     flags: set[str] = set()
-    for workflow in sorted(WORKFLOWS.glob("*.yml")):
-        for name, sha in USES.findall(workflow.read_text(encoding="utf-8")):
-            standin = STANDINS / name
-            if not (standin / "action.yml").is_file():
-                raise AssertionError(f"{workflow.name} uses {name}, which has no stand-in")
-            flags.add(f"{name}@{sha}={standin}")
+    for pin in workflow_pins():
+        check_pin(pin, verified)
+        flags.add(f"{pin.action}@{pin.commit}={STANDINS / pin.action}")
     return [arg for flag in sorted(flags) for arg in ("--local-repository", flag)]
 
 

@@ -64,6 +64,8 @@ def main(argv: list[str]) -> int:
         "result": result,
         "comment_id": comment["id"],
         "repo_token_given": bool(os.environ.get("REPO_TOKEN")),
+        # CML sends no usage report when this is set (iterative/cml src/analytics.js).
+        "tracking_off": bool(os.environ.get("ITERATIVE_DO_NOT_TRACK")),
     }
     with log.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")

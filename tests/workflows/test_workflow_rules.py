@@ -74,13 +74,21 @@ def test_ci_jobs_only_read_contents() -> None:
     )
 
 
-def test_ci_runs_on_pull_requests_and_pushes_to_main_cancelling_superseded_runs() -> None:
+def test_ci_runs_on_pull_requests_and_pushes_to_main_cancelling_superseded_pr_runs_only() -> None:
     workflow = load(WORKFLOWS / "ci.yml")
     assert workflow["on"] == {"pull_request": None, "push": {"branches": ["main"]}}
     assert workflow["concurrency"] == {
         "group": "ci-${{ github.ref }}",
-        "cancel-in-progress": True,
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
     }
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_artifact_upload_can_be_rerun(path: Path) -> None:
+    uploads = [
+        s for _, s in steps(path) if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert all(s["with"]["overwrite"] is True for s in uploads), uploads
 
 
 def test_check_is_green_only_when_every_other_ci_job_succeeded() -> None:
@@ -98,7 +106,7 @@ def test_pr_report_never_touches_pr_code_and_only_comments() -> None:
     workflow = load(WORKFLOWS / "pr-report.yml")
     assert workflow["on"] == {"workflow_run": {"workflows": ["CI"], "types": ["completed"]}}
     (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
     text = (WORKFLOWS / "pr-report.yml").read_text(encoding="utf-8")

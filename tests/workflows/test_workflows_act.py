@@ -81,6 +81,8 @@ def push(
     head_repository = "contributor/mlship" if fork else "acme/mlship"
     common = {"head_sha": head, "head_repository": head_repository, "fork": json.dumps(fork)}
     payload = event("pull_request.json", number=number, title=message, base_sha=base, **common)
+    # GitHub's repository ids: a fork has its own (checkout v7 tells fork PRs apart by them).
+    common["head_repository_id"] = "2002" if fork else "1001"
     ci = scenario.act(
         "pull_request", "ci.yml", payload, job=job, extra_env={"PYTEST_ARGS": NESTED_PYTEST_ARGS}
     )
@@ -357,6 +359,7 @@ def test_fork_pr_comment_is_posted_without_secrets_or_pr_code(
     assert pr.report.result("comment") == "success", pr.report.describe()
     comment = pr.comment()
     assert comment["target"] == "pr/14" and comment["repo_token_given"] is True
+    assert comment["tracking_off"] is True
     downloads = [c for c in pr.scenario.artifact_calls() if c["op"] == "download"]
     assert {"name": "mlship-report", "run_id": str(CI_RUN_ID), "token_given": True} in [
         {k: c[k] for k in ("name", "run_id", "token_given")} for c in downloads

@@ -30,7 +30,13 @@ function restore() {
     if (entry) break;
     entry = all.find((e) => e.key.startsWith(prefix));
   }
-  if (entry) {
+  if (!entry && process.env["INPUT_FAIL-ON-CACHE-MISS"] === "true") {
+    log({ op: "restore", key, matched: null, exact });
+    console.log(`::error::Failed to restore cache entry. Exiting as fail-on-cache-miss is set. Input key: ${key}`);
+    process.exitCode = 1;
+    return;
+  }
+  if (entry && process.env["INPUT_LOOKUP-ONLY"] !== "true") {
     paths.forEach((p, i) => {
       const source = path.join(entry.dir, String(i));
       if (fs.existsSync(source)) fs.cpSync(source, p, { recursive: true });
