@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 # the package registries. Set it to false to opt back in.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: help install format format-check lint typecheck security workflow-lint test data \
+.PHONY: help install format format-check lint typecheck security workflow-lint test test-fast \
+	test-system system-deps data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
 	smoke baseline gate report serve bench-serve
 
@@ -56,8 +57,22 @@ workflow-lint: $(INSTALLED) ## Lint .github (actionlint, shellcheck, zizmor, off
 	$(BIN)/zizmor --offline .github
 	$(BIN)/hadolint Dockerfile
 
-test: $(INSTALLED) ## Run the test suite (all of it, slow tests included)
+# Two test tiers (tests/tiers.py): `fast` needs no root and nothing installed by hand; `system`
+# needs `make system-deps` once. A tier that selects no test fails (pytest exits 5).
+test: $(INSTALLED) ## Run every test, both tiers (the system tier needs make system-deps first)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
+	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
+
+test-system: $(INSTALLED) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
+	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)
+
+# Privileged, and the only place anything is installed for the tests: as root it runs directly,
+# otherwise through sudo (GitHub's runner user), keeping the variables that choose what to set up.
+SYSTEM_DEPS_ENV := MLSHIP_CONTAINER,MLSHIP_POSTGRES_URL,CONTAINERS_CONF,GITHUB_ACTIONS
+system-deps: ## Set up the system tier as root/sudo: podman + stand-in base image where docker cannot pull, PostgreSQL
+	$(if $(filter 0,$(shell id -u)),,sudo --preserve-env=$(SYSTEM_DEPS_ENV)) python3 tools/system_deps.py ensure
 
 data: $(INSTALLED) ## Regenerate the example dataset byte-for-byte (matches data.dvc)
 	$(BIN)/mlship data
@@ -86,8 +101,9 @@ report: $(INSTALLED) ## Write reports/pr/report.md (verdict, metrics, params, da
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
 	$(BIN)/dvc metrics show
 
-# The PR workflow's jobs in order; on main itself the gate compares main with main.
-ci: format-check lint typecheck security workflow-lint test pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks
+# The PR workflow's jobs in order; on main itself the gate compares main with main. .ci/run runs
+# this as an unprivileged user, then `system-deps test-system` as root.
+ci: format-check lint typecheck security workflow-lint test-fast pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks (fast test tier)
 
 bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -6,12 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from e2e_repo import REPO, run, tool_env
 
 from mlship.config import Params
-
-pytestmark = pytest.mark.slow
 
 
 def test_pipeline_benchmark_prints_seconds_and_peak_memory_per_stage(tmp_path: Path) -> None:

@@ -15,8 +15,6 @@ from mlship.data.io import read_table
 from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.retrain.github import GitHub
 
-pytestmark = pytest.mark.slow  # a few drift checks with the domain classifier: ~10 s here
-
 sys_path_standin = Path(__file__).resolve().parents[1] / "workflows"
 
 
