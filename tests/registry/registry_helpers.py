@@ -125,9 +125,11 @@ def fresh_database(server: str) -> Iterator[str]:
 def postgres_database() -> Iterator[str]:
     """An empty PostgreSQL database for one test; yield its SQLAlchemy URI.
 
-    MLSHIP_POSTGRES_URL names the server to create it on (on GitHub the workflow's
-    `services: postgres` container); without it the test starts a throwaway cluster from the
-    server programs `make system-deps` installed, as the current user (`postgres` under root).
+    MLSHIP_POSTGRES_URL, an SQLAlchemy URL with the installed driver
+    (`postgresql+psycopg2://user@host:port/db`), names the server to create it on (on GitHub
+    the workflow's `services: postgres` container); without it the test starts a throwaway
+    cluster from the server programs `make system-deps` installed, as the current user
+    (`postgres` under root).
     """
     tiers.require_system("a PostgreSQL server")
     server = os.environ.get(POSTGRES_URL_ENV)
