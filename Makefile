@@ -176,8 +176,9 @@ all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context)
 	@python3 -c 'import json, os, sys; r = {k: v["result"] for k, v in json.loads(os.environ["NEEDS_JSON"]).items()}; [print(f"{k}: {v}") for k, v in sorted(r.items())]; bad = sorted(k for k, v in r.items() if v != "success"); sys.exit("not all green: " + ", ".join(bad) if bad else 0)'
 
 # Release: the serving image, canary rollout and registry steps (release.yml, rollback.yml,
-# train.yml). CONTAINER is docker where its daemon answers (GitHub runners), else podman.
-CONTAINER ?= $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman || echo docker)
+# train.yml). CONTAINER is MLSHIP_CONTAINER when set (as for the system tests), else docker where
+# its daemon answers (GitHub runners), else podman.
+CONTAINER ?= $(or $(MLSHIP_CONTAINER),$(shell docker info >/dev/null 2>&1 && echo docker || command -v podman || echo docker))
 IMAGE ?= mlship-serve:local
 MODEL_DIR ?= artifacts/model
 IMAGE_REPO ?= ghcr.io/$(shell printf '%s' "$${GITHUB_REPOSITORY:-mlship/mlship}" | tr '[:upper:]' '[:lower:]')
