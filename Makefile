@@ -19,7 +19,8 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 # (iterative/cml src/analytics.js). Set it empty to opt back in.
 export ITERATIVE_DO_NOT_TRACK ?= 1
 
-.PHONY: help install format format-check lint typecheck security workflow-lint test data \
+.PHONY: help install format format-check lint typecheck security workflow-lint test test-fast \
+	test-system system-deps data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
 	smoke baseline gate report serve bench-serve
 
@@ -60,8 +61,22 @@ workflow-lint: $(INSTALLED) ## Lint .github (actionlint, shellcheck, zizmor, off
 	$(BIN)/zizmor --offline .github
 	$(BIN)/hadolint Dockerfile
 
-test: $(INSTALLED) ## Run the test suite (all of it, slow tests included)
+# Two test tiers (tests/tiers.py): `fast` needs no root and nothing installed by hand; `system`
+# needs `make system-deps` once. A tier that selects no test fails (pytest exits 5).
+test: $(INSTALLED) ## Run every test, both tiers (the system tier needs make system-deps first)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
+	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
+
+test-system: $(INSTALLED) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
+	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)
+
+# Privileged, and the only place anything is installed for the tests: as root it runs directly,
+# otherwise through sudo (GitHub's runner user), keeping the variables that choose what to set up.
+SYSTEM_DEPS_ENV := MLSHIP_CONTAINER,MLSHIP_POSTGRES_URL,CONTAINERS_CONF,GITHUB_ACTIONS
+system-deps: ## Set up the system tier as root/sudo: podman + stand-in base image where docker cannot pull, PostgreSQL
+	$(if $(filter 0,$(shell id -u)),,sudo --preserve-env=$(SYSTEM_DEPS_ENV)) python3 tools/system_deps.py ensure
 
 data: $(INSTALLED) ## Regenerate the example dataset byte-for-byte (matches data.dvc)
 	$(BIN)/mlship data
@@ -90,8 +105,9 @@ report: $(INSTALLED) ## Write reports/pr/report.md (verdict, metrics, params, da
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
 	$(BIN)/dvc metrics show
 
-# The PR workflow's jobs in order; on main itself the gate compares main with main.
-ci: format-check lint typecheck security workflow-lint k8s-validate test pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks
+# The PR workflow's jobs in order; on main itself the gate compares main with main. .ci/run runs
+# this as an unprivileged user, then `system-deps test-system` as root.
+ci: format-check lint typecheck security workflow-lint k8s-validate test-fast pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks (fast test tier)
 
 bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py
@@ -164,8 +180,9 @@ all-green: ## Fail unless every job in NEEDS_JSON (a workflow's `needs` context)
 	@python3 -c 'import json, os, sys; r = {k: v["result"] for k, v in json.loads(os.environ["NEEDS_JSON"]).items()}; [print(f"{k}: {v}") for k, v in sorted(r.items())]; bad = sorted(k for k, v in r.items() if v != "success"); sys.exit("not all green: " + ", ".join(bad) if bad else 0)'
 
 # Release: the serving image, canary rollout and registry steps (release.yml, rollback.yml,
-# train.yml). CONTAINER is docker where its daemon answers (GitHub runners), else podman.
-CONTAINER ?= $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman || echo docker)
+# train.yml). CONTAINER is MLSHIP_CONTAINER when set (as for the system tests), else docker where
+# its daemon answers (GitHub runners), else podman.
+CONTAINER ?= $(or $(MLSHIP_CONTAINER),$(shell docker info >/dev/null 2>&1 && echo docker || command -v podman || echo docker))
 IMAGE ?= mlship-serve:local
 MODEL_DIR ?= artifacts/model
 IMAGE_REPO ?= ghcr.io/$(shell printf '%s' "$${GITHUB_REPOSITORY:-mlship/mlship}" | tr '[:upper:]' '[:lower:]')

@@ -6,8 +6,8 @@ working tree is never touched. Each job's targets run one after the other with t
 virtualenv (nothing is installed). The table gives each job, the serial total, and the
 critical path GitHub would see with the jobs running in parallel, against the 3-minute goal.
 
-The `test` job runs `pytest -m "not slow"` by default: the slow tests include the act
-scenarios, which run CI itself. Pass --pytest-args "" to time the whole suite.
+The `test` job runs the fast test tier (`make test-fast`), as ci.yml does; the system tier,
+which includes the act scenarios that run CI itself, has its own workflow (system.yml).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ JOBS: dict[str, tuple[str, ...]] = {
     "lint": ("lint", "typecheck"),
     "format": ("format-check",),
     "security": ("security", "workflow-lint"),
-    "test": ("test",),
+    "test": ("test-fast",),
     "data": ("validate",),
     "train": ("smoke",),
     "gate": ("baseline", "gate"),
@@ -99,7 +99,7 @@ def critical_path(seconds: dict[str, float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Time every CI job and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pytest-args", default='-m "not slow" -q -p no:cacheprovider')
+    parser.add_argument("--pytest-args", default="-q -p no:cacheprovider")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     args = parser.parse_args(argv)
     venv = Path(sys.prefix)

@@ -9,12 +9,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tiers
 import yaml
 
 from mlship.config import Params, parse_params
 from mlship.gate import baseline
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The one tier a test is in; a test marked with both is an error naming it."""
+    marked = {mark.name for mark in item.iter_markers() if mark.name in tiers.TIERS}
+    if len(marked) > 1:
+        raise pytest.UsageError(f"{item.nodeid} is marked both fast and system: pick one tier")
+    return marked.pop() if marked else tiers.FAST
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test not marked `system` as `fast`, so `-m fast` and `-m system` split them."""
+    for item in items:
+        if tier_of(item) == tiers.FAST:
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Record the tier of the test about to run, for `tiers.require_system`."""
+    tiers.running = tier_of(item)
 
 
 def project_params(overrides: dict[str, Any] | None = None, rows: int = 3000) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import tiers
 
 
 def free_port() -> int:
@@ -72,6 +73,7 @@ def live_process(
 @contextmanager
 def mlflow_server(backend_uri: str, workdir: Path) -> Iterator[str]:
     """Run `mlflow server` on a free loopback port with this backend; yield its URL."""
+    tiers.require_system("an MLflow server")
     port = free_port()
     artifacts = workdir / "server-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)

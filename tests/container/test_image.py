@@ -1,7 +1,8 @@
 """The project's Dockerfile builds an image that serves the baked-in model as in development.
 
-Slow: builds the real Dockerfile with podman (the first build downloads the serving
-dependencies, about 2 minutes; later builds reuse that layer) and runs the image on loopback.
+System tier: builds the real Dockerfile with the container engine (docker on GitHub, podman
+with the stand-in base image here; the first build downloads the serving dependencies, about 2
+minutes, later builds reuse that layer) and runs the image on loopback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import podman_env
+import container_engine
 import pytest
 from path_import import import_file
 
@@ -24,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "pyproject.toml", "README.md")
 TAG = "localhost/mlship-serve:test"
 image_smoke = import_file("mlship_image_smoke", REPO / "tools" / "image_smoke.py")
+
+pytestmark = pytest.mark.system
 
 
 def build_context(target: Path, model_dir: Path) -> Path:
@@ -44,9 +47,9 @@ def image(trained_project: tuple[Path, Params], tmp_path_factory: pytest.TempPat
     root, params = trained_project
     context = build_context(tmp_path_factory.mktemp("image"), root / params.paths.model_dir)
     try:
-        podman_env.build(TAG, context, timeout=900)  # the build's output is in the test's log
-    except podman_env.PodmanEnvError as exc:
-        pytest.fail(f"podman could not build {TAG}: {exc}", pytrace=False)
+        container_engine.build(TAG, context, timeout=900)
+    except container_engine.ContainerError as exc:
+        pytest.fail(f"could not build {TAG}: {exc}", pytrace=False)
     # The image stays: its layers are the build cache of the next run and of `make image`.
     return TAG
 
@@ -54,20 +57,18 @@ def image(trained_project: tuple[Path, Params], tmp_path_factory: pytest.TempPat
 @pytest.fixture()
 def running(image: str) -> Iterator[tuple[str, str]]:
     """A container of the image on a free loopback port: (name, base URL)."""
-    with podman_env.running_container(image, prefix="mlship-image-test") as (name, base):
+    engine = container_engine.engine()
+    with container_engine.running_container(image, prefix="mlship-image-test") as (name, base):
         try:
             image_smoke.wait_ready(
-                base, time.monotonic() + 90, lambda: image_smoke.running("podman", name)
+                base, time.monotonic() + 90, lambda: image_smoke.running(engine, name)
             )
         except image_smoke.SmokeFailed as error:
-            logs = podman_env.podman(
-                "logs", "--tail", "30", name, capture=True, check=False, timeout=120
-            )
+            logs = container_engine.run("logs", "--tail", "30", name, check=False)
             pytest.fail(f"{error}\n{logs.stdout}{logs.stderr}", pytrace=False)
         yield name, base
 
 
-@pytest.mark.slow
 def test_image_predicts_the_held_out_rows_exactly_like_the_pipeline(
     running: tuple[str, str], trained_project: tuple[Path, Params]
 ) -> None:
@@ -85,16 +86,14 @@ def test_image_predicts_the_held_out_rows_exactly_like_the_pipeline(
     np.testing.assert_allclose(served, expected["score"].to_numpy(), rtol=0, atol=1e-12)
 
 
-@pytest.mark.slow
-def test_image_runs_as_non_root_and_reports_healthy(running: tuple[str, str]) -> None:
+def test_image_runs_as_non_root_and_reports_healthy(image: str, running: tuple[str, str]) -> None:
     name, _ = running
-    user = podman_env.podman("exec", name, "id", "-u", capture=True, check=False, timeout=120)
+    user = container_engine.run("exec", name, "id", "-u", check=False)
     assert user.stdout.strip() == "10001", user.stderr
-    health = podman_env.podman("healthcheck", "run", name, capture=True, check=False, timeout=120)
+    health = container_engine.run_healthcheck(name, image)
     assert health.returncode == 0, health.stdout + health.stderr
 
 
-@pytest.mark.slow
 def test_image_smoke_script_passes_on_the_built_image(
     image: str, trained_project: tuple[Path, Params], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,7 +101,7 @@ def test_image_smoke_script_passes_on_the_built_image(
     code = image_smoke.main(
         [
             "--container",
-            "podman",
+            container_engine.engine(),
             "--image",
             image,
             "--model-dir",

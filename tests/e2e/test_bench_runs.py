@@ -11,8 +11,6 @@ from e2e_repo import REPO, run, tool_env
 
 from mlship.config import Params
 
-pytestmark = pytest.mark.slow
-
 
 def test_pipeline_benchmark_prints_seconds_and_peak_memory_per_stage(tmp_path: Path) -> None:
     env = tool_env(REPO)
@@ -48,6 +46,7 @@ def test_pipeline_benchmark_prints_seconds_and_peak_memory_per_stage(tmp_path: P
     assert float(cells[-1]) > 50  # a Python process with pandas and scikit-learn loaded
 
 
+@pytest.mark.system  # starts `mlflow models serve`, an MLflow server, beside mlship's
 def test_serving_benchmark_measures_every_server_and_scenario(
     trained_project: tuple[Path, Params], tmp_path: Path
 ) -> None:

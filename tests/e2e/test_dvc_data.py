@@ -11,8 +11,6 @@ import pytest
 import yaml
 from e2e_repo import REPO, copy_repo, run
 
-pytestmark = pytest.mark.slow
-
 
 def dvc_out(path: Path) -> dict[str, object]:
     """The single output recorded in a .dvc file."""

@@ -11,8 +11,6 @@ import pytest
 import yaml
 from e2e_repo import copy_repo, edit_params, run
 
-pytestmark = pytest.mark.slow
-
 STAGES = ("validate", "split", "train", "evaluate")
 SMALL = {"generate.rows": 3000, "validate.min_rows": 100}
 OUTPUTS = (

@@ -17,8 +17,6 @@ from mlflow.tracking import MlflowClient
 from mlship.config import Params
 from mlship.tracking import file_md5
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(name="mlflow_server")
 def _mlflow_server(tmp_path: Path) -> Iterator[str]:
@@ -49,6 +47,7 @@ def evaluate(root: Path, env: dict[str, str]) -> str:
     return lines[0].removeprefix("MLflow run ").strip()
 
 
+@pytest.mark.system
 def test_evaluate_logs_a_complete_run_to_a_real_mlflow_server(
     mlflow_server: str, trained_project: tuple[Path, Params], tmp_path: Path
 ) -> None:

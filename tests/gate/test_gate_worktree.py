@@ -70,7 +70,6 @@ def _pr_cycle(repo: Path) -> tuple[int, dict[str, Any]]:
     return code, gate
 
 
-@pytest.mark.slow
 def test_gate_passes_an_improving_pr_and_fails_a_degrading_one_against_rebuilt_main(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

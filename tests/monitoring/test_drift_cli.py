@@ -14,7 +14,6 @@ from mlship.data.io import read_table
 from mlship.io.github import GitHub
 from mlship.monitoring.recorder import Recorder, RecordSettings
 
-pytestmark = pytest.mark.slow  # a few drift checks with the domain classifier: ~10 s here
 
 
 @pytest.fixture(name="project")

@@ -1,4 +1,4 @@
-"""Helpers for registry tests: log evaluated runs, start PostgreSQL."""
+"""Helpers for registry tests: log evaluated runs, give a test an empty PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,17 +7,25 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy
+import tiers
 from live_process import free_port
+from path_import import import_file
 
 from mlship.config import Params
 from mlship.tracking import log_run
+
+system_deps = import_file(
+    "mlship_system_deps", Path(__file__).resolve().parents[2] / "tools" / "system_deps.py"
+)
 
 
 def log_runs(root: Path, params: Params, count: int, auc: float = 0.70) -> list[str]:
@@ -47,43 +55,21 @@ def log_runs(root: Path, params: Params, count: int, auc: float = 0.70) -> list[
     return run_ids
 
 
+POSTGRES_URL_ENV = "MLSHIP_POSTGRES_URL"
+
+
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for directory in versions:
-        if (directory / name).exists():
-            return str(directory / name)
-    raise FileNotFoundError(name)
-
-
-def ensure_postgres_installed() -> None:
-    """Install the Debian PostgreSQL server when missing; fail loudly when that is impossible."""
-    try:
-        _pg_bin("initdb")
-        _pg_bin("pg_ctl")
-        return
-    except FileNotFoundError:
-        pass
-    steps = [["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]]
-    for step in steps:
-        result = subprocess.run(
-            step,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    found: str | None = system_deps.postgres_bin(name)
+    if found is None:
+        raise AssertionError(
+            f"PostgreSQL's {name} is not installed: run `{system_deps.MAKE_TARGET}` (Debian's "
+            f"postgresql), or set {POSTGRES_URL_ENV} to a server (GitHub: the postgres service)"
         )
-        if result.returncode != 0:
-            raise AssertionError(
-                f"PostgreSQL is needed for this test and `{' '.join(step)}` failed "
-                f"(exit {result.returncode}):\n{result.stderr[-2000:]}"
-            )
+    return found
 
 
 def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: there, run it as Debian's `postgres` user."""
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *command]
     return command
@@ -91,8 +77,8 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port; yield a SQLAlchemy URI."""
-    ensure_postgres_installed()
+    """A throwaway PostgreSQL cluster on a free loopback port; yield its server's URI."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     # Outside pytest's private tmp: the postgres user must be able to enter the directory.
     base = Path(tempfile.mkdtemp(prefix="mlship-pg-"))
     data = base / "data"
@@ -101,34 +87,52 @@ def postgres_cluster() -> Iterator[str]:
     port = free_port()
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
-        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]),
+        _as_postgres([initdb, "-D", str(data), "-U", "postgres", "--auth=trust"]),
         **run,  # type: ignore[call-overload]
     )
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-    start = [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "pg.log")]
+    start = [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "pg.log")]
     subprocess.run(_as_postgres([*start, "-w", "start"]), **run)  # type: ignore[call-overload]
     try:
-        subprocess.run(
-            _as_postgres(
-                [
-                    _pg_bin("createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-U",
-                    "postgres",
-                    "mlflow",
-                ]
-            ),
-            **run,  # type: ignore[call-overload]
-        )
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            _as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
             check=False,
             capture_output=True,
             timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """Create an empty database on the server `server` names; yield its URI; drop it after."""
+    url = sqlalchemy.engine.make_url(server)
+    name = f"mlship_test_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """An empty PostgreSQL database for one test; yield its SQLAlchemy URI.
+
+    MLSHIP_POSTGRES_URL, an SQLAlchemy URL with the installed driver
+    (`postgresql+psycopg2://user@host:port/db`), names the server to create it on (on GitHub
+    the workflow's `services: postgres` container); without it the test starts a throwaway
+    cluster from the server programs `make system-deps` installed, as the current user
+    (`postgres` under root).
+    """
+    tiers.require_system("a PostgreSQL server")
+    server = os.environ.get(POSTGRES_URL_ENV)
+    with ExitStack() as stack:
+        server = server or stack.enter_context(postgres_cluster())
+        yield stack.enter_context(fresh_database(server))

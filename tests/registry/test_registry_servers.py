@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from conftest import make_project, project_params
 from live_process import mlflow_server
-from registry_helpers import log_runs, postgres_cluster
+from registry_helpers import log_runs, postgres_database
 
 from mlship.config import Params
 from mlship.registry.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system
 
 
 def _round_trip(
@@ -64,6 +64,6 @@ def test_registry_round_trip_on_a_postgresql_backend(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with postgres_cluster() as database, mlflow_server(database, tmp_path) as url:
+    with postgres_database() as database, mlflow_server(database, tmp_path) as url:
         status = _round_trip(url, trained_project, tmp_path / "project", monkeypatch, capsys)
     _assert_rolled_back(status)

@@ -121,7 +121,6 @@ def test_mlflow_link_appears_only_for_a_tracking_server(monkeypatch: pytest.Monk
     assert report_cli.mlflow_line() == ("MLflow run: [abc123](http://127.0.0.1:5000/#/runs/abc123)")
 
 
-@pytest.mark.slow  # MLflow's import and SQLite schema migrations take several seconds
 def test_mlflow_run_of_this_commit_is_found_by_its_tag(tmp_path: Path) -> None:
     import mlflow  # pylint: disable=import-outside-toplevel
 

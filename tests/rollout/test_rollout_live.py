@@ -1,6 +1,6 @@
 """`mlship rollout` against a real `mlship serve` and a real MLflow registry, under live traffic.
 
-Slow: trains five real models, logs and registers them, starts the service on loopback and
+System tier: trains five real models, logs and registers them, starts the service on loopback and
 drives held-out rows at it while the controller steps the canary (10 -> 50 -> 100 %).
 """
 
@@ -24,6 +24,8 @@ from rollout_support import (
 )
 
 from mlship.config import Params
+
+pytestmark = pytest.mark.system
 
 FAST_POLICY = (
     "--steps",
@@ -93,7 +95,6 @@ def _assert_rolled_back(world: World, url: str, champion: str, challenger: str) 
     assert latest.data.metrics["breached"] == 1.0
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("variant", "breach"),
     [
@@ -118,7 +119,6 @@ def test_faulty_challenger_is_rolled_back_and_the_champion_keeps_serving(
     assert after.status_code == 200 and after.json()["model_version"] == champion
 
 
-@pytest.mark.slow
 def test_good_challenger_is_promoted_after_every_step_passes(
     world: World, service: str, rows: list[dict[str, Any]]
 ) -> None:
@@ -143,7 +143,6 @@ def test_good_challenger_is_promoted_after_every_step_passes(
     assert f"promote  -> version {challenger} (champion before: {before})" in table
 
 
-@pytest.mark.slow
 def test_revert_puts_the_previous_champion_back_and_status_shows_it(
     world: World, service: str
 ) -> None:
@@ -159,7 +158,6 @@ def test_revert_puts_the_previous_champion_back_and_status_shows_it(
     assert f"rollback -> version {previous} (champion before: {current})" in table
 
 
-@pytest.mark.slow
 def test_rollout_without_a_challenger_fails_with_one_clear_line(world: World, service: str) -> None:
     assert "challenger" not in world.aliases()
     proc = world.cli("rollout", "start", "--url", service, *FAST_POLICY)
@@ -169,7 +167,6 @@ def test_rollout_without_a_challenger_fails_with_one_clear_line(world: World, se
     ]
 
 
-@pytest.mark.slow
 def test_wrong_admin_token_stops_the_rollout_before_any_change(world: World, service: str) -> None:
     champion = world.aliases()["champion"]
     challenger = world.register("good")

@@ -19,8 +19,6 @@ from serving_helpers import live_service, model_columns, records
 
 from mlship.config import Params
 
-pytestmark = pytest.mark.slow
-
 TOKEN = "live-admin-token"
 LOAD_SECONDS = float(os.environ.get("MLSHIP_LOAD_TEST_SECONDS", "60"))
 

@@ -19,8 +19,6 @@ from sklearn import datasets
 
 from conftest import make_project, project_params, run_pipeline
 
-pytestmark = pytest.mark.slow  # five small end-to-end pipelines
-
 
 def breast_cancer() -> tuple[pd.DataFrame, dict[str, Any]]:
     bunch = datasets.load_breast_cancer(as_frame=True)

@@ -175,7 +175,6 @@ def test_class_too_rare_to_split_is_a_clear_error(
     assert outputs(in_project) == set()
 
 
-@pytest.mark.slow  # evaluates a trained model: permutation importance and plots
 def test_unseen_category_at_evaluation_still_gets_predictions(
     project_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

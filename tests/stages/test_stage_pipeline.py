@@ -110,7 +110,6 @@ def test_train_on_a_sample_records_its_size(in_project: Path) -> None:
     assert saved["trusted_types"] == meta["trusted_types"]
 
 
-@pytest.mark.slow  # a second full pipeline run
 def test_same_data_and_params_give_byte_identical_model_and_metrics(
     trained_project: tuple[Path, Params], tmp_path: Path
 ) -> None:

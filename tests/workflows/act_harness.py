@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tiers
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -270,6 +271,7 @@ class Scenario:
     ) -> ActRun:
         """Run `act <event_name>` on one workflow file from the repository's checked-out branch."""
         # pylint: disable=too-many-locals
+        tiers.require_system("act")
         self.runs += 1
         home = self.work / f"home-{self.runs}"
         home.mkdir(parents=True)

@@ -3,10 +3,12 @@
 The "production" the workflows deploy to is a live `mlship serve` on loopback, loading
 `models:/churn@champion` and `@challenger` from an MLflow registry (SQLite) that the test
 prepared with real trained models, while held-out rows flow at it as traffic. The image is
-built and smoke-tested with podman for real; only the push to GHCR is a stand-in (a `PUSH`
+built and smoke-tested for real with the system tier's container engine (docker, or podman
+with the stand-in base image: tests/container); only the push to GHCR is a stand-in (a `PUSH`
 command that records each reference and the image ID it names).
 
-Slow: one release (pipeline, image build, smoke test, canary), one rollback, one training run.
+System tier: one release (pipeline, image build, smoke test, canary), one rollback, one training
+run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from path_import import import_file
 
 from mlship.config import Params
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = "v1.2.0"
@@ -39,13 +41,15 @@ if [[ "$1" == login ]]; then
   printf '{"login": "%s", "user": "%s", "token_chars": %d}\\n' "$2" "$4" "${#token}" >> "$PUSH_LOG"
   exit 0
 fi
-id="$(podman image inspect --format '{{.Id}}' "$1")"
+id="$("$CONTAINER" image inspect --format '{{.Id}}' "$1")"
 printf '{"ref": "%s", "id": "%s"}\\n' "$1" "$id" >> "$PUSH_LOG"
 """
 
 
 support = import_file("mlship_rollout_support", REPO / "tests" / "rollout" / "rollout_support.py")
-podman_env = import_file("mlship_podman_env", REPO / "tests" / "container" / "podman_env.py")
+container_engine = import_file(
+    "mlship_container_engine", REPO / "tests" / "container" / "container_engine.py"
+)
 
 
 def fast_rollout(params: dict[str, Any]) -> None:
@@ -93,9 +97,9 @@ def production(
 ) -> Iterator[Production]:
     """Champion version 1 serving, version 2 (a good retrain) registered as challenger."""
     try:
-        podman_env.ensure()
-    except podman_env.PodmanEnvError as exc:
-        pytest.fail(f"podman environment could not be set up: {exc}", pytrace=False)
+        container_engine.engine()
+    except container_engine.ContainerError as exc:
+        pytest.fail(f"no container engine for the system tier: {exc}", pytrace=False)
     work = tmp_path_factory.mktemp("release")
     world = support.make_world(trained_project, work / "registry", ("champion", "good"))
     world.register("good")
@@ -106,10 +110,9 @@ def production(
     with support.serving(world) as url:
         yield Production(world, url, scenario, support.held_out_rows(trained_project))
     # The push-image target tagged the image with its GHCR names; those tags go, the image stays.
-    listed = podman_env.podman("images", "--format", "{{.Repository}}:{{.Tag}}", capture=True)
+    listed = container_engine.run("images", "--format", "{{.Repository}}:{{.Tag}}")
     pushed = [ref for ref in listed.stdout.split() if ref.startswith("ghcr.io/acme/mlship:")]
-    if pushed:
-        podman_env.podman("rmi", *pushed, capture=True, check=False)
+    container_engine.remove_images(*pushed)
 
 
 def _push_event(repo: Path, ref: str) -> dict[str, Any]:
@@ -140,7 +143,7 @@ def test_release_builds_smoke_tests_pushes_and_promotes_the_challenger(
     recorder.chmod(0o755)
     push_log = scenario.work / "pushes.jsonl"
     env = {
-        "CONTAINER": "podman",
+        "CONTAINER": container_engine.engine(),
         "IMAGE": IMAGE,
         "PUSH": str(recorder),
         "LOGIN": f"{recorder} login",
@@ -165,7 +168,7 @@ def test_release_builds_smoke_tests_pushes_and_promotes_the_challenger(
         f"ghcr.io/acme/mlship:{TAG}",
         f"ghcr.io/acme/mlship:sha-{sha}",
     ]
-    built = podman_env.image_id(IMAGE)
+    built = container_engine.image_id(IMAGE)
     assert {p["id"] for p in pushes} == {built}, "both tags name the image that was smoke-tested"
     assert f"decision: PROMOTE version {challenger} to champion" in run.log("deploy")
     assert world.aliases() == {"champion": challenger}

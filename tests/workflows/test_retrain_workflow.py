@@ -19,7 +19,7 @@ import pytest
 from act_harness import ActRun, Scenario, create_repo, git, make_act_venv
 from github_standin import GitHubStandIn
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system
 
 DRIFTED, STABLE, INVALID = "2026-07", "2026-08", "2026-09"
 

@@ -25,7 +25,7 @@ import pytest
 from act_harness import ActRun, Scenario, create_repo, edit_yaml, event, git, make_act_venv, push_pr
 from github_standin import GitHubStandIn
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system
 
 ALL_JOBS = ("lint", "format", "security", "test", "data", "train", "gate", "report", "check")
 # The test job inside S1 runs a fast part of the suite: the whole suite would run these act

@@ -1,38 +1,29 @@
-"""Offline container tooling: podman as root plus a local stand-in for the Python base image.
+"""Install what the system test tier needs; run with privileges by `make system-deps`.
 
-The machines that build and test mlship reach the package registries (PyPI, Debian, npm) and
-nothing else, so ``FROM python:3.11-slim-bookworm`` cannot be pulled. This module makes the
-project's ``Dockerfile`` buildable and runnable here anyway, from a machine with nothing
-installed by hand, without a terminal (CI=true, no stdin):
+The tests never install anything (a GitHub-hosted runner's user is not root): they detect what
+is there and fail naming `make system-deps` when something is missing. This script, run as root
+(`.ci/run` here; the Makefile adds `sudo` for an ordinary user), sets up:
 
-``ensure``
-    1. installs podman, runc, debootstrap, the CNI plugins, iptables and catatonit with
-       ``apt-get`` when one is missing (``apt-get update`` once, first);
-    2. writes ``containers.conf`` (beside this file) to ``$CONTAINERS_CONF`` when that is set,
-       else to ``/etc/containers/containers.conf``;
-    3. unless the image already exists, builds the stand-in: ``debootstrap --variant=minbase
-       bookworm`` from the Debian mirror that apt uses (read from apt's sources at run time),
-       Debian's python3.11 (3.11.2) with pip/setuptools/wheel installed from Debian's bundled
-       wheels into ``/usr/local`` (like the official image: no EXTERNALLY-MANAGED marker,
-       ``python``/``pip`` on PATH, installs go to ``/usr/local``), ``useradd``, the host's CA
-       trust store (so pip inside a build reaches PyPI through this machine's TLS-inspecting
-       egress exactly as the host's pip does), then ``podman import`` tagged as
-       ``docker.io/library/python:3.11-slim-bookworm``.
-``build``
-    ``podman build --pull=never`` of a Dockerfile: a ``FROM python:3.11-slim-bookworm`` resolves
-    to the stand-in, never to the network. The Dockerfile itself stays portable: on GitHub the
-    same file builds with the real image.
-``status``
-    prints what exists.
+container engine
+    docker when its daemon answers (GitHub's hosted runners): nothing to do, the image build
+    pulls the real ``python:3.11-slim-bookworm``. Otherwise (these offline machines: no Docker
+    Hub, a docker client but no daemon), or with ``MLSHIP_CONTAINER=podman``: Debian's podman,
+    runc, debootstrap, CNI plugins, iptables and catatonit from apt; ``containers.conf``
+    (beside this file) written to ``$CONTAINERS_CONF`` when set, else
+    /etc/containers/containers.conf; and, unless present, a stand-in for the base image:
+    ``debootstrap --variant=minbase bookworm`` from the mirror apt uses (read from apt's
+    sources at run time), Debian's python3.11 with pip/setuptools/wheel in ``/usr/local`` (as in
+    the official image: no EXTERNALLY-MANAGED marker, ``python``/``pip`` on PATH), the host's CA
+    trust store (so pip in a build reaches PyPI through this machine's TLS-inspecting egress),
+    ``podman import``-ed as ``docker.io/library/python:3.11-slim-bookworm`` with the label
+    ``org.mlship.standin``. The stand-in is refused on GitHub (``GITHUB_ACTIONS=true``).
+PostgreSQL
+    nothing when ``MLSHIP_POSTGRES_URL`` names a server (GitHub: the ``services: postgres``
+    container); otherwise Debian's ``postgresql`` server binaries, from which the registry test
+    starts a throwaway cluster of its own on loopback.
 
-pip inside the image: the index is PyPI, reached over the container network (podman's default
-bridge, NAT through the host) with the host's CA bundle; host proxy variables (HTTP_PROXY,
-HTTPS_PROXY, NO_PROXY), if any, are passed to ``RUN`` steps by podman itself. The host's local
-wheel mirrors (file:// find-links / extra-index-url) are not mounted: they only cache PyPI.
-
-Containers run as root with the default bridge network; publish ports on loopback with
-``-p 127.0.0.1:HOST_PORT:CONTAINER_PORT`` (see :func:`publish_args`); tests start one that way
-with :func:`running_container`, which removes it afterwards.
+``status`` prints what exists and exits 1 when something is missing. Stdlib only: it runs with
+the system's python3, before (and without) the project's virtualenv.
 """
 
 from __future__ import annotations
@@ -45,14 +36,12 @@ import os
 import re
 import resource
 import shutil
-import socket
 
 # subprocess is used with fixed argument lists only, never through a shell.
 import subprocess  # nosec B404
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +49,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CONF_TEMPLATE = HERE / "containers.conf"
 SYSTEM_CONF = Path("/etc/containers/containers.conf")
-LOCK_FILE = Path("/var/lock/mlship-podman-env.lock")
+LOCK_FILE = Path("/var/lock/mlship-system-deps.lock")
+MAKE_TARGET = "make system-deps"
 
 SUITE = "bookworm"
 STANDIN_TAG = "docker.io/library/python:3.11-slim-bookworm"
 STANDIN_LABEL = "org.mlship.standin"
-# Debian packages on the host. Each is checked; only missing ones trigger apt-get.
-HOST_PACKAGES = (
+# Debian packages on the host for the podman stand-in. Only missing ones trigger apt-get.
+PODMAN_PACKAGES = (
     "podman",
     "runc",
     "debootstrap",
@@ -74,6 +64,8 @@ HOST_PACKAGES = (
     "iptables",
     "catatonit",  # `podman run --init`
 )
+POSTGRES_PACKAGES = ("postgresql",)
+POSTGRES_BINARIES = ("initdb", "pg_ctl")
 # Debian packages added to the minbase rootfs (passwd/useradd is already in minbase).
 IMAGE_PACKAGES = (
     "python3",
@@ -89,12 +81,13 @@ DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SYSTEM_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
-class PodmanEnvError(RuntimeError):
-    """The container environment could not be set up; the message says why."""
+class SystemDepsError(RuntimeError):
+    """What the system tier needs could not be set up; the message says why."""
 
 
 def log(message: str) -> None:
-    print(f"[podman_env] {message}", file=sys.stderr, flush=True)
+    """One line on stderr, prefixed with this tool's name."""
+    print(f"[system-deps] {message}", file=sys.stderr, flush=True)
 
 
 def run(
@@ -105,7 +98,7 @@ def run(
     check: bool = True,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command without a shell and without stdin; raise PodmanEnvError on failure."""
+    """Run a command without a shell and without stdin; raise SystemDepsError on failure."""
     try:
         # An argument list, no shell: nothing here is interpreted by one.
         proc = subprocess.run(  # nosec B603
@@ -118,18 +111,18 @@ def run(
             check=False,
         )
     except FileNotFoundError as exc:
-        raise PodmanEnvError(f"command not found: {args[0]}") from exc
+        raise SystemDepsError(f"command not found: {args[0]}") from exc
     if check and proc.returncode != 0:
         detail = (proc.stderr or "").strip()[-2000:] if capture else "see output above"
-        raise PodmanEnvError(f"`{' '.join(args)}` exited {proc.returncode}: {detail}")
+        raise SystemDepsError(f"`{' '.join(args)}` exited {proc.returncode}: {detail}")
     return proc
 
 
 @contextlib.contextmanager
 def locked() -> Iterator[None]:
-    """Serialise concurrent `ensure` runs (a make target and a test at once)."""
+    """Serialise concurrent `ensure` runs (two checkouts on one machine)."""
     LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK_FILE.open("w") as handle:
+    with LOCK_FILE.open("w", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -140,7 +133,8 @@ def locked() -> Iterator[None]:
 # --------------------------------------------------------------------------- host packages
 
 
-def missing_packages(packages: Sequence[str] = HOST_PACKAGES) -> list[str]:
+def missing_packages(packages: Sequence[str]) -> list[str]:
+    """The Debian packages of `packages` that dpkg does not list as installed."""
     missing = []
     for name in packages:
         proc = run(["dpkg-query", "-W", "-f=${Status}", name], capture=True, check=False)
@@ -149,12 +143,13 @@ def missing_packages(packages: Sequence[str] = HOST_PACKAGES) -> list[str]:
     return missing
 
 
-def install_host_packages() -> list[str]:
-    missing = missing_packages()
+def apt_install(packages: Sequence[str]) -> list[str]:
+    """apt-get install the missing ones of `packages`; return those it installed."""
+    missing = missing_packages(packages)
     if not missing:
         return []
     if os.geteuid() != 0:
-        raise PodmanEnvError(f"not root: cannot apt-get install {' '.join(missing)}")
+        raise SystemDepsError(f"not root: cannot apt-get install {' '.join(missing)}")
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     log(f"apt-get install {' '.join(missing)}")
     wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt-get may hold the lock
@@ -163,9 +158,9 @@ def install_host_packages() -> list[str]:
         ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", *missing],
         env=apt_env,
     )
-    still = missing_packages()
+    still = missing_packages(packages)
     if still:
-        raise PodmanEnvError(f"apt-get did not install: {' '.join(still)}")
+        raise SystemDepsError(f"apt-get did not install: {' '.join(still)}")
     return missing
 
 
@@ -173,6 +168,7 @@ def install_host_packages() -> list[str]:
 
 
 def conf_target() -> Path:
+    """Where podman reads containers.conf from: $CONTAINERS_CONF, else /etc/containers."""
     value = os.environ.get("CONTAINERS_CONF")
     return Path(value) if value else SYSTEM_CONF
 
@@ -201,6 +197,7 @@ def render_conf() -> str:
 
 
 def conf_up_to_date() -> bool:
+    """Whether the installed containers.conf is the rendered template."""
     target = conf_target()
     return target.is_file() and target.read_text(encoding="utf-8") == render_conf()
 
@@ -221,6 +218,8 @@ def write_conf() -> bool:
 
 @dataclass
 class AptSource:
+    """One `deb` source of apt's configuration."""
+
     uri: str
     suites: list[str]
     components: list[str]
@@ -309,16 +308,18 @@ def debian_sources(suite: str = SUITE) -> list[AptSource]:
 
 
 def debian_mirror(suite: str = SUITE) -> AptSource:
+    """The host's source for `suite` main: the mirror debootstrap uses."""
     for source in debian_sources(suite):
         if suite in source.suites and "main" in source.components:
             return source
-    raise PodmanEnvError(
+    raise SystemDepsError(
         f"no apt source for Debian {suite} main in /etc/apt/sources.list(.d): "
         "debootstrap needs the mirror apt uses"
     )
 
 
 def image_sources_text(sources: Sequence[AptSource], rootfs: Path) -> str:
+    """deb822 sources for the image: the host's mirrors, keyrings that exist in `rootfs`."""
     stanzas = []
     for source in sources:
         lines = [
@@ -337,24 +338,28 @@ def image_sources_text(sources: Sequence[AptSource], rootfs: Path) -> str:
 
 
 def podman(
-    *args: str, capture: bool = False, check: bool = True, timeout: float | None = None
+    *args: str, capture: bool = False, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return run(["podman", *args], capture=capture, check=check, timeout=timeout)
+    """Run podman with `args`."""
+    return run(["podman", *args], capture=capture, check=check)
 
 
 def image_exists(tag: str = STANDIN_TAG) -> bool:
+    """Whether podman has an image `tag`."""
     if shutil.which("podman") is None:
         return False
     return podman("image", "exists", tag, check=False).returncode == 0
 
 
 def image_id(tag: str = STANDIN_TAG) -> str:
+    """The ID of podman's image `tag`, or "" when there is none."""
     if not image_exists(tag):
         return ""
     return podman("image", "inspect", "--format", "{{.Id}}", tag, capture=True).stdout.strip()
 
 
 def _pem_blocks(text: str) -> list[str]:
+    """The PEM certificates in `text`, each with its BEGIN/END lines."""
     blocks, current = [], []
     for line in text.splitlines():
         if line.startswith("-----BEGIN CERTIFICATE-----"):
@@ -386,6 +391,7 @@ def copy_trust_store(rootfs: Path) -> int:
 
 
 def chroot(rootfs: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `args` inside `rootfs` with a clean system environment."""
     env = {**SYSTEM_ENV, "LANG": "C.UTF-8", "HOME": "/root"}
     return run(["chroot", str(rootfs), *args], env=env, capture=capture)
 
@@ -401,10 +407,10 @@ def make_rootfs(rootfs: Path) -> str:
     log(f"debootstrap {SUITE} from the host's apt mirror")
     try:
         run([*cmd, SUITE, str(rootfs), mirror.uri], capture=True)
-    except PodmanEnvError as exc:
+    except SystemDepsError as exc:
         detail = rootfs / "debootstrap" / "debootstrap.log"
         tail = detail.read_text(errors="replace")[-2000:] if detail.is_file() else ""
-        raise PodmanEnvError(f"{exc}\n{tail}") from exc
+        raise SystemDepsError(f"{exc}\n{tail}") from exc
 
     added = copy_trust_store(rootfs)
     log(f"CA trust store copied ({added} host-only certificates added)")
@@ -417,7 +423,7 @@ def make_rootfs(rootfs: Path) -> str:
     )
     pip_wheel = [w for w in wheels if Path(w).name.startswith("pip-")]
     if not pip_wheel:
-        raise PodmanEnvError("Debian's pip wheel is missing from the rootfs")
+        raise SystemDepsError("Debian's pip wheel is missing from the rootfs")
     chroot(
         rootfs,
         "python3",
@@ -453,6 +459,7 @@ def make_rootfs(rootfs: Path) -> str:
 
 
 def build_standin(tag: str = STANDIN_TAG) -> None:
+    """Make the rootfs and `podman import` it as `tag`, labelled as the stand-in."""
     workdir = Path(tempfile.mkdtemp(prefix="mlship-rootfs-"))
     try:
         rootfs = workdir / "rootfs"
@@ -475,153 +482,145 @@ def build_standin(tag: str = STANDIN_TAG) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- what to set up
+
+
+def docker_answers() -> bool:
+    """Whether a docker daemon answers (a docker client alone, as here, is not enough)."""
+    if shutil.which("docker") is None:
+        return False
+    return run(["docker", "info"], capture=True, check=False, timeout=60).returncode == 0
+
+
+def container_engine() -> str:
+    """docker or podman: MLSHIP_CONTAINER when set, else docker where its daemon answers.
+
+    podman means the stand-in base image, which is refused on GitHub: its hosted runners run
+    docker and pull the real one.
+    """
+    chosen = os.environ.get("MLSHIP_CONTAINER", "")
+    if chosen not in ("", "docker", "podman"):
+        raise SystemDepsError(f"MLSHIP_CONTAINER must be docker or podman, not {chosen!r}")
+    engine = chosen or ("docker" if docker_answers() else "podman")
+    if engine == "podman" and os.environ.get("GITHUB_ACTIONS") == "true":
+        why = "MLSHIP_CONTAINER=podman" if chosen else "docker's daemon does not answer"
+        raise SystemDepsError(
+            f"{why} on GitHub: the system tier there uses docker and the real "
+            "python:3.11-slim-bookworm, never the podman stand-in"
+        )
+    return engine
+
+
+def podman_missing() -> list[str]:
+    """What the podman stand-in set-up lacks (packages, containers.conf, the base image)."""
+    missing = missing_packages(PODMAN_PACKAGES)
+    if not conf_up_to_date():
+        missing.append(f"{conf_target()} (from {CONF_TEMPLATE.name})")
+    if not image_exists():
+        missing.append(f"the stand-in image {STANDIN_TAG}")
+    return missing
+
+
+def postgres_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, else in Debian's newest /usr/lib/postgresql/N/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    for directory in sorted(versions, key=lambda d: int(d.parent.name), reverse=True):
+        if (directory / name).is_file():
+            return str(directory / name)
+    return None
+
+
+def postgres_missing() -> list[str]:
+    """The server programs the registry test needs and cannot find."""
+    return [name for name in POSTGRES_BINARIES if postgres_bin(name) is None]
+
+
 # --------------------------------------------------------------------------- entry points
 
 
-@dataclass
-class EnsureReport:
-    installed: list[str]
-    conf_written: bool
-    image_built: bool
-    seconds: float
-
-
-def ensure(rebuild: bool = False) -> EnsureReport:
-    """Make podman usable as root and the stand-in base image present. Idempotent."""
-    start = time.monotonic()
+def setup_podman(rebuild: bool) -> str:
+    """Install podman, write containers.conf, build the stand-in base image. Idempotent."""
     if os.geteuid() != 0:
-        raise PodmanEnvError("podman_env needs root (rootful podman, apt-get, debootstrap)")
+        raise SystemDepsError(f"the podman stand-in is rootful: run `{MAKE_TARGET}` as root")
     with locked():
-        installed = install_host_packages()
+        installed = apt_install(PODMAN_PACKAGES)
         conf_written = write_conf()
-        built = False
-        if rebuild or not image_exists():
+        built = rebuild or not image_exists()
+        if built:
             old = image_id() if rebuild else ""
             build_standin()
-            built = True
             if old and old != image_id():
                 podman("rmi", old, capture=True, check=False)  # kept while images use it
-    return EnsureReport(installed, conf_written, built, time.monotonic() - start)
+    return (
+        f"container engine: podman, base image {STANDIN_TAG} is the local stand-in"
+        f" (installed: {' '.join(installed) or '-'}; containers.conf written: {conf_written};"
+        f" image built: {built})"
+    )
 
 
-def build_args(
-    tag: str, context: str | os.PathLike[str], dockerfile: str | os.PathLike[str] | None = None
-) -> list[str]:
-    """`podman build` arguments that never pull: FROM resolves to local images only."""
-    context = Path(context)
-    dockerfile = Path(dockerfile) if dockerfile else context / "Dockerfile"
-    return [
-        "podman",
-        "build",
-        "--pull=never",
-        "--format=docker",
-        "-t",
-        tag,
-        "-f",
-        str(dockerfile),
-        str(context),
-    ]
+def setup_postgres() -> str:
+    """Install Debian's PostgreSQL server unless MLSHIP_POSTGRES_URL names a server."""
+    if os.environ.get("MLSHIP_POSTGRES_URL"):
+        return "PostgreSQL: the server MLSHIP_POSTGRES_URL names (nothing to install)"
+    installed = apt_install(POSTGRES_PACKAGES) if postgres_missing() else []
+    missing = postgres_missing()
+    if missing:
+        raise SystemDepsError(f"PostgreSQL installed but {' '.join(missing)} not found")
+    return (
+        f"PostgreSQL: server programs in {Path(str(postgres_bin('initdb'))).parent}"
+        f" (installed: {' '.join(installed) or '-'})"
+    )
 
 
-def publish_args(host_port: int, container_port: int = 8000) -> list[str]:
-    """`podman run` flags publishing a container port on the host's loopback only."""
-    return ["-p", f"127.0.0.1:{host_port}:{container_port}"]
-
-
-def build(
-    tag: str,
-    context: str | os.PathLike[str],
-    dockerfile: str | os.PathLike[str] | None = None,
-    extra: Sequence[str] = (),
-    timeout: float | None = None,
-) -> None:
-    ensure()
-    cmd = build_args(tag, context, dockerfile)
-    run([*cmd[:-1], *extra, cmd[-1]], timeout=timeout)
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running_container(
-    image: str, *command: str, prefix: str, port: int = 8000
-) -> Iterator[tuple[str, str]]:
-    """Run `image` in the background with `port` on a free loopback port; remove it on exit.
-
-    Yields the container's name and the base URL that reaches its port.
-    """
-    host_port = free_port()
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    start = ["run", "-d", "--init", "--name", name, *publish_args(host_port, port)]
-    podman(*start, image, *command, capture=True, timeout=120)
-    try:
-        yield name, f"http://127.0.0.1:{host_port}"
-    finally:
-        podman("rm", "-f", "-t", "2", name, capture=True, check=False, timeout=60)
+def ensure(rebuild: bool = False) -> list[str]:
+    """Set up the container engine and PostgreSQL for the system tier; one line for each."""
+    if container_engine() == "docker":
+        engine = "container engine: docker, its daemon answers; builds pull the real base image"
+    else:
+        engine = setup_podman(rebuild)
+    return [engine, setup_postgres()]
 
 
 def status() -> int:
-    """Print what exists; exit 0 when everything is ready."""
-    ready = True
-    missing = missing_packages()
-    print(f"host packages: {'all installed' if not missing else 'missing ' + ' '.join(missing)}")
-    ready &= not missing
-    target = conf_target()
-    same = conf_up_to_date()
-    print(f"containers.conf: {target} ({'up to date' if same else 'missing or different'})")
-    ready &= same
-    if shutil.which("podman"):
-        print("podman: " + podman("--version", capture=True).stdout.strip())
-        if image_exists():
-            fmt = "{{.Id}} {{.Created}} {{.Size}} " + f"{{{{index .Labels {STANDIN_LABEL!r}}}}}"
-            fmt = fmt.replace("'", '"')
-            info = podman("image", "inspect", "--format", fmt, STANDIN_TAG, capture=True)
-            print(f"image {STANDIN_TAG}: {info.stdout.strip()}")
-        else:
-            print(f"image {STANDIN_TAG}: absent")
-            ready = False
-    try:
-        print(f"debian mirror (from apt sources): {debian_mirror().uri}")
-    except PodmanEnvError as exc:
-        print(f"debian mirror: {exc}")
-        ready = False
-    print("ready" if ready else "not ready: run `python tests/container/podman_env.py ensure`")
-    return 0 if ready else 1
+    """Print what the system tier would use and what is missing; 0 when nothing is."""
+    engine = container_engine()
+    missing = podman_missing() if engine == "podman" else []
+    print(f"container engine: {engine}" + (f", missing: {'; '.join(missing)}" if missing else ""))
+    if os.environ.get("MLSHIP_POSTGRES_URL"):
+        print("PostgreSQL: the server MLSHIP_POSTGRES_URL names")
+    else:
+        lacking = postgres_missing()
+        missing += lacking
+        print(
+            "PostgreSQL: "
+            + (f"missing {' '.join(lacking)}" if lacking else "server programs found")
+        )
+    print(f"not ready: run `{MAKE_TARGET}`" if missing else "ready")
+    return 1 if missing else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="podman_env.py", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_ensure = sub.add_parser("ensure", help="install podman, write containers.conf, make image")
-    p_ensure.add_argument("--rebuild", action="store_true", help="rebuild the stand-in image")
-    sub.add_parser("status", help="print what exists (exit 1 when not ready)")
-    p_build = sub.add_parser("build", help="podman build --pull=never (runs ensure first)")
-    p_build.add_argument("-t", "--tag", required=True)
-    p_build.add_argument(
-        "-f", "--file", default=None, help="Dockerfile (default CONTEXT/Dockerfile)"
+    """Parse the command line and run `ensure` or `status`; exit 1 with one line on error."""
+    parser = argparse.ArgumentParser(
+        prog="system_deps.py", description=(__doc__ or "").split("\n", maxsplit=1)[0]
     )
-    p_build.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
-    p_build.add_argument("context", nargs="?", default=".")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_ensure = sub.add_parser("ensure", help="install what is missing (as root)")
+    p_ensure.add_argument("--rebuild", action="store_true", help="rebuild the stand-in image")
+    sub.add_parser("status", help="print what exists (exit 1 when something is missing)")
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
             return status()
-        if args.command == "ensure":
-            report = ensure(rebuild=args.rebuild)
-            log(
-                f"ready in {report.seconds:.1f}s (installed: {' '.join(report.installed) or '-'};"
-                f" conf written: {report.conf_written}; image built: {report.image_built})"
-            )
-            return 0
-        extra = [f"--build-arg={value}" for value in args.build_arg]
-        build(args.tag, args.context, args.file, extra)
+        start = time.monotonic()
+        for line in ensure(rebuild=args.rebuild):
+            log(line)
+        log(f"ready in {time.monotonic() - start:.1f}s")
         return 0
-    except PodmanEnvError as exc:
+    except SystemDepsError as exc:
         log(f"error: {exc}")
         return 1
 
