@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from act_harness import Scenario, git, verified_pins
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system
 
 WORKFLOW = """\
 name: cache
