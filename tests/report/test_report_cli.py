@@ -74,7 +74,7 @@ def _invalid_project(root: Path, max_chars: int | None = None) -> None:
         raw["report"]["max_chars"] = max_chars
     (root / "params.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
     params = load_params(root / "params.yaml")
-    data.run(params)
+    data.write_example(params)
     frame = pd.read_csv(params.data.path)
     frame.loc[:40, "tenure_months"] = -5
     frame.loc[:9, "contract"] = [f"bogus-{i}" for i in range(10)]
