@@ -157,7 +157,8 @@ def collect_outputs(root: Path, raw: dict[str, Any], original: str, out: Path) -
         raise BaselineError(f"main's data cannot be profiled: {error}") from None
     numeric, categorical = list(data.get("numeric", [])), list(data.get("categorical", []))
     skip = [data["id_column"]] if data.get("id_column") else []
-    write_json(out / "profile.json", profile(frame, numeric, categorical, skip))
+    target = (str(data.get("target")), data.get("task") != "regression")
+    write_json(out / "profile.json", profile(frame, numeric, categorical, skip, target))
 
 
 def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict[str, Any]:
@@ -177,15 +178,20 @@ def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict
         print(f"baseline: {info['reason']}; the gate will check floors only")
         return info
     started = time.monotonic()
-    tree = worktree_for(sha, cwd)
-    env = _env(tree)
-    prepared = _prepare(tree, sha, cwd, env)
-    pins = pin_files(tree)
     try:
-        _run(["dvc", "repro"], tree, env)
-    finally:
-        keep_pins(pins)
-    collect_outputs(tree, prepared["raw"], prepared["original"], out)
+        tree = worktree_for(sha, cwd)
+        env = _env(tree)
+        prepared = _prepare(tree, sha, cwd, env)
+        pins = pin_files(tree)
+        try:
+            _run(["dvc", "repro"], tree, env)
+        finally:
+            keep_pins(pins)
+        collect_outputs(tree, prepared["raw"], prepared["original"], out)
+    except MlshipError as error:
+        # The first error, for the PR comment (the gate job uploads this directory).
+        write_json(out / "error.json", {"ref": name, "sha": sha, "error": str(error)})
+        raise
     info = {"ref": name, "sha": sha, "seconds": round(time.monotonic() - started, 1)}
     write_json(out / "baseline.json", info)
     print(f"baseline: built {name} ({sha[:12]}) in {info['seconds']} s -> {out}")
