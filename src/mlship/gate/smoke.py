@@ -48,7 +48,7 @@ def _repro(dvc: str) -> tuple[int, list[str]]:
     with subprocess.Popen(  # nosec B603
         [dvc, "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
-        assert process.stdout is not None  # nosec B101 - PIPE was asked for
+        assert process.stdout is not None  # nosec B101
         for line in process.stdout:
             print(line, end="", flush=True)
             kept.append(line)
