@@ -471,8 +471,27 @@ def _pr(repo: Scenario, number: int, message: str, change: Callable[[Path], None
 
 
 @pytest.fixture(scope="module")
-def pushed_data_pr(dvc_repo: Scenario) -> PullRequest:
+def main_ci(dvc_repo: Scenario) -> ActRun:
+    """CI of the push to main (data and train jobs): its train job saves main's DVC cache and
+    run-cache, which every pull request's jobs then restore, as on GitHub."""
+    git(dvc_repo.repo, "checkout", "--quiet", "main")
+    sha = git(dvc_repo.repo, "rev-parse", "HEAD")
+    payload = {
+        "ref": "refs/heads/main",
+        "before": "0" * 40,
+        "after": sha,
+        "head_commit": {"id": sha},
+        "repository": {"full_name": "acme/mlship", "name": "mlship", "default_branch": "main"},
+    }
+    run = dvc_repo.act("push", "ci.yml", payload, job="train")
+    assert run.result("train") == "success", run.describe()
+    return run
+
+
+@pytest.fixture(scope="module")
+def pushed_data_pr(dvc_repo: Scenario, main_ci: ActRun) -> PullRequest:
     """S7: relabelled data, `dvc add` + `dvc push`, data.dvc committed."""
+    assert main_ci
     return _pr(dvc_repo, 21, "Relabel churn (pushed)", _relabel(seed=21, push_data=True))
 
 
@@ -562,19 +581,43 @@ def test_pr_loosening_its_own_gate_is_judged_by_mains_policy_and_red(
     assert "`gate.inconclusive` fail → pass" in head, head
 
 
-def test_change_to_a_module_the_old_deps_missed_retrains(missed_module_pr: PullRequest) -> None:
-    run = missed_module_pr.ci
+@pytest.fixture(scope="module")
+def readme_pr(dvc_repo: Scenario, main_ci: ActRun) -> PullRequest:
+    """S12: a README-only change, with main's cache restored."""
+    assert main_ci
+
+    def change(repo: Path) -> None:
+        readme = repo / "README.md"
+        readme.write_text(readme.read_text(encoding="utf-8") + "\nA note.\n", encoding="utf-8")
+
+    return _pr(dvc_repo, 26, "Reword the README", change)
+
+
+def test_readme_only_pr_is_green_without_retraining(readme_pr: PullRequest) -> None:
+    run = readme_pr.ci
+    jobs = {job: run.result(job) for job in MODEL_JOBS}
+    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
+    log = run.log("train")
+    assert TRAIN_RAN not in log and "cached - skipping run" in log, log[-3000:]
+    markdown = str(readme_pr.comment()["markdown"])
+    assert "Metric gate: pass" in markdown[:800] and "no metric change" in markdown, markdown[:800]
+    assert "the data did not change" in markdown, markdown[:4000]
+
+
+def _retrained_and_passed(pr: PullRequest) -> str:
+    """Assert every model job is green and `train` really ran; return the comment."""
+    run = pr.ci
     jobs = {job: run.result(job) for job in MODEL_JOBS}
     assert jobs == dict.fromkeys(jobs, "success"), run.describe()
     assert TRAIN_RAN in run.log("train"), run.log("train")[-3000:]
-    markdown = str(missed_module_pr.comment()["markdown"])
-    assert "Metric gate: pass" in markdown[:800] and "no metric change" in markdown, markdown[:800]
+    markdown = str(pr.comment()["markdown"])
+    assert "Metric gate: pass" in markdown[:800], markdown[:800]
+    return markdown
+
+
+def test_change_to_a_module_the_old_deps_missed_retrains(missed_module_pr: PullRequest) -> None:
+    assert "no metric change" in _retrained_and_passed(missed_module_pr)
 
 
 def test_pinned_library_bump_retrains(library_bump_pr: PullRequest) -> None:
-    run = library_bump_pr.ci
-    jobs = {job: run.result(job) for job in MODEL_JOBS}
-    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
-    assert TRAIN_RAN in run.log("train"), run.log("train")[-3000:]
-    markdown = str(library_bump_pr.comment()["markdown"])
-    assert "Metric gate: pass" in markdown[:800], markdown[:800]
+    _retrained_and_passed(library_bump_pr)
