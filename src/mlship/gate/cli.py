@@ -69,8 +69,8 @@ def main_policy(params: Params, baseline_dir: Path) -> tuple[GateParams, list[st
     A pull request cannot loosen the gate that judges it: its own `gate:` changes apply once it
     is merged. The note returned says so and lists each changed key (main → PR).
     """
-    if (baseline_dir / "none.json").is_file():
-        return params.gate, []
+    if (baseline_dir / "none.json").is_file() or not (baseline_dir / "params.yaml").is_file():
+        return params.gate, []  # no main yet (or no baseline built: the gate says so later)
     raw = baseline_params(baseline_dir).get("gate")
     if raw is None:
         return params.gate, [
