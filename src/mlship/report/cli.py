@@ -118,7 +118,7 @@ def job_results() -> dict[str, str]:
 
 
 def _failure(job: str, error: str | None, after: str) -> str:
-    shown = f"\n\n```text\n{cell(error, 1500)}\n```" if error else " (see its log)."
+    shown = f"\n\n> {cell(error, 1500)}" if error else " none recorded (see the job's log)."
     return f"## ❌ The {job} job failed\n\nIts first error:{shown}\n\n{after}"
 
 
