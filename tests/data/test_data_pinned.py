@@ -139,7 +139,6 @@ def _dvc(root: Path, *args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.slow
 def test_pinned_data_is_pulled_from_the_dvc_remote_and_checked(
     project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

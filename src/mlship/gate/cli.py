@@ -20,7 +20,7 @@ from mlship.data.io import read_table
 from mlship.errors import DataError, GateFailed, MlshipError, ModelError, ParamsError
 from mlship.files import write_json, write_text
 from mlship.gate.bootstrap import FloatArray
-from mlship.gate.policy import GateResult, check_policy, judge
+from mlship.gate.policy import POLICY_CHANGE, GateResult, check_policy, judge
 from mlship.model.artifact import load_model
 from mlship.model.scoring import Labels, predict_scores, scores_from_frame
 from mlship.stages import run_main, stage_parser
@@ -56,7 +56,6 @@ def baseline_params(baseline_dir: Path) -> dict[str, Any]:
 
 # Where the gate reads and writes: this checkout's layout, not part of the policy.
 _LOCATIONS = {"baseline_dir", "out_dir"}
-POLICY_CHANGE = "this PR changes the gate policy; it takes effect after merge"
 
 
 def _policy_values(policy: GateParams) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from mlship.gate.bootstrap import WEIGHTED, FloatArray, interval, paired_differe
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+# What the gate says when a PR's `gate:` differs from main's, whose policy judges it.
+POLICY_CHANGE = "this PR changes the gate policy; it takes effect after merge"
 Mode = Literal["compared", "no_change", "floors_only", "incomparable"]
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from mlship.config import Params
 from mlship.data.contract import violations_table
-from mlship.gate.cli import POLICY_CHANGE
+from mlship.gate.policy import POLICY_CHANGE
 from mlship.gate.smoke import SMOKE_ERROR
 from mlship.data.io import read_table
 from mlship.errors import DataError
