@@ -78,18 +78,18 @@ SYSTEM_DEPS_ENV := MLSHIP_CONTAINER,MLSHIP_POSTGRES_URL,CONTAINERS_CONF,GITHUB_A
 system-deps: ## Set up the system tier as root/sudo: podman + stand-in base image where docker cannot pull, PostgreSQL
 	$(if $(filter 0,$(shell id -u)),,sudo --preserve-env=$(SYSTEM_DEPS_ENV)) python3 tools/system_deps.py ensure
 
-data: $(INSTALLED) ## Regenerate the example dataset byte-for-byte (matches data.dvc)
+data: $(INSTALLED) ## Put in place the bytes data.dvc pins (DVC cache, DVC remote, or the verified example), else fail
 	$(BIN)/mlship data
 
-validate: $(INSTALLED) ## Validate the data against its contract (generates the example data if missing)
-	$(BIN)/mlship data --missing-only
+validate: $(INSTALLED) ## Validate the data data.dvc pins against its contract
+	$(BIN)/mlship data
 	$(BIN)/dvc repro validate
 
-repro: $(INSTALLED) ## Run the DVC pipeline (only stages whose inputs changed)
-	$(BIN)/mlship data --missing-only
+repro: $(INSTALLED) ## Run the DVC pipeline on the pinned data (only stages whose inputs changed)
+	$(BIN)/mlship data
 	$(BIN)/dvc repro
 
-smoke: $(INSTALLED) ## PR train job: the pipeline on this branch's data (makes the data if missing)
+smoke: $(INSTALLED) ## PR train job: the pipeline on the data this branch pins
 	$(BIN)/mlship smoke
 
 baseline: $(INSTALLED) ## Rebuild main's outputs into reports/baseline (ref: BASE_REF, else origin/main, else main)
@@ -99,7 +99,6 @@ gate: $(INSTALLED) ## Compare this branch's model with main's on the same held-o
 	$(BIN)/mlship gate
 
 report: $(INSTALLED) ## Write reports/pr/report.md (verdict, metrics, params, data diff, plots) for the PR comment
-	$(BIN)/mlship data --missing-only
 	$(BIN)/mlship report
 
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
@@ -135,7 +134,7 @@ ingest: $(INSTALLED) ## Write the month's batch if missing (RETRAIN_MONTH, defau
 	$(BIN)/mlship ingest --missing-only $${RETRAIN_MONTH:+--month "$$RETRAIN_MONTH"} --scenario "$${RETRAIN_SCENARIO:-stable}"
 
 retrain: $(INSTALLED) ## Champion's outputs, then validate the batch, decide, retrain, gate, register (RETRAIN_FORCE=true)
-	$(BIN)/mlship data --missing-only
+	$(BIN)/mlship data
 	if [[ -n "$$($(BIN)/dvc remote list)" ]]; then $(BIN)/dvc pull; fi
 	$(BIN)/dvc repro
 	$(BIN)/mlship retrain

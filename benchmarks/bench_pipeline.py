@@ -91,7 +91,9 @@ def bench(rows: int, root: Path) -> Result:
     make_project(root, rows)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
     python = sys.executable
-    result = Result(rows, run_measured([python, "-m", "mlship.stages.data"], root, env))
+    result = Result(
+        rows, run_measured([python, "-m", "mlship.stages.data", "--example"], root, env)
+    )
     for stage in STAGES:
         result.stages[stage] = run_measured([python, "-m", f"mlship.stages.{stage}"], root, env)
         print(f"  {rows:>9,} rows  {stage:<9} {result.stages[stage].seconds:7.1f} s", flush=True)

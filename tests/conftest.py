@@ -68,7 +68,7 @@ def run_pipeline(params: Params, with_data: bool = True) -> dict[str, float]:
     from mlship.stages import data, evaluate, split, train, validate
 
     if with_data:
-        data.run(params)
+        data.write_example(params)
     validate.run(params)
     split.run(params)
     train.run(params)

@@ -141,7 +141,6 @@ class ReportParams(Section):
 
     out_dir: Path = Path("reports/pr")
     max_chars: int = Field(65_000, ge=2_000, le=65_536)
-    latency_runs: int = Field(30, ge=1, le=1000)
     top_categories: int = Field(5, ge=1, le=50)
 
 

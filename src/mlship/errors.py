@@ -45,3 +45,9 @@ class RegistryError(MlshipError):
     """The model registry refused an operation or lacks the version or alias asked for."""
 
     exit_code = 7
+
+
+class DataUnavailable(DataError):
+    """The bytes a commit's .dvc file pins are not here and cannot be fetched or regenerated."""
+
+    exit_code = 8

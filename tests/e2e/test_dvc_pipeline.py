@@ -60,9 +60,10 @@ def ran_stages(output: str) -> list[str]:
 
 
 def fresh_run(root: Path) -> FirstRun:
-    """Copy the repo into `root`, generate the small example and run the whole pipeline."""
+    """Copy the repo into `root`, pin the small example (`dvc add`) and run the whole pipeline."""
     copy_repo(root, SMALL)
-    run(["mlship", "data"], root)
+    run(["mlship", "data", "--example"], root)
+    run(["dvc", "add", "--quiet", "data"], root)
     output = run(["dvc", "repro"], root).stdout
     return FirstRun(root, output, digests(root), (root / "dvc.lock").read_text(encoding="utf-8"))
 

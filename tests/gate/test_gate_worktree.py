@@ -22,7 +22,15 @@ from mlship.report import cli as report_cli
 # 600 held-out rows: the weak model loses about 0.1 AUC to the good one.
 WEAK = {"learning_rate": 0.02, "max_iter": 10, "max_leaf_nodes": 4}
 GOOD = {"learning_rate": 0.05, "max_iter": 100, "max_leaf_nodes": 8}
-COPIED = ["params.yaml", "dvc.yaml", "schema.yaml", ".dvc/config", ".dvc/.gitignore", ".gitignore"]
+COPIED = [
+    "params.yaml",
+    "dvc.yaml",
+    "schema.yaml",
+    "requirements.txt",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".gitignore",
+]
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -57,6 +65,11 @@ def _new_repo(root: Path) -> Path:
     )
     _git(repo, "init", "-q", "-b", "main")
     _write_params(repo, WEAK)
+    # data.dvc pins the small example, as `dvc add data` records it; data/ is not committed.
+    dvc = Path(sys.executable).parent / "dvc"
+    subprocess.run([sys.executable, "-m", "mlship.stages.data", "--example"], cwd=repo, check=True)
+    subprocess.run([str(dvc), "add", "--quiet", "data"], cwd=repo, check=True)
+    shutil.rmtree(repo / "data")
     _commit(repo, "main: weak model")
     return repo
 

@@ -61,3 +61,35 @@ def test_table_can_be_limited_to_the_most_shifted_columns() -> None:
     text = diff_markdown(compare(reference, pr, profile(pr, skip=["id"])), max_rows=1)
     assert "| `tenure`" in text and "| `plan`" not in text
     assert "1 more column(s) not listed" in text
+
+
+def _labelled(rows: int, positive: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return _frame(rows, seed=seed).assign(churned=(rng.random(rows) < positive).astype(int))
+
+
+def _target_diff(main: pd.DataFrame, pr: pd.DataFrame, classification: bool = True) -> str:
+    target = ("churned", classification)
+    reference = json.loads(json.dumps(profile(main, skip=["id"], target=target)))
+    return diff_markdown(compare(reference, pr, profile(pr, skip=["id"], target=target)))
+
+
+def test_relabelled_target_is_profiled_as_class_balance_and_flagged() -> None:
+    text = _target_diff(_labelled(3000, 0.20, 0), _labelled(3000, 0.29, 1))
+    line = next(line for line in text.splitlines() if line.startswith("Target `churned`"))
+    assert "(class balance)" in line and "⚠️ shifted" in line, line
+    assert "main 0 79%, 1 21%" in line and "PR 0 70%, 1 30%" in line, line
+
+
+def test_same_target_distribution_is_not_flagged() -> None:
+    text = _target_diff(_labelled(3000, 0.20, 0), _labelled(3000, 0.20, 1))
+    line = next(line for line in text.splitlines() if line.startswith("Target `churned`"))
+    assert "no significant shift" in line, line
+
+
+def test_regression_target_shift_is_flagged_on_its_distribution() -> None:
+    main = _frame(seed=0).assign(churned=np.random.default_rng(0).normal(10, 2, 2000))
+    pr = _frame(seed=1).assign(churned=np.random.default_rng(1).normal(11, 2, 2000))
+    text = _target_diff(main, pr, classification=False)
+    line = next(line for line in text.splitlines() if line.startswith("Target `churned`"))
+    assert "(distribution)" in line and "⚠️ shifted" in line, line

@@ -24,17 +24,11 @@ def params_with(**sections: dict[str, object]) -> Params:
 def test_data_stage_writes_the_rows_asked_for_byte_for_byte(
     in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert data.main(["--rows", "150", "--out", "a.csv"]) == 0
-    assert data.main(["--rows", "150", "--out", "b.csv"]) == 0
+    assert data.main(["--example", "--rows", "150", "--out", "a.csv"]) == 0
+    assert data.main(["--example", "--rows", "150", "--out", "b.csv"]) == 0
     assert Path("a.csv").read_bytes() == Path("b.csv").read_bytes()
     assert len(pd.read_csv("a.csv")) == 150
     assert "wrote 150 rows to a.csv" in capsys.readouterr().out
-
-
-def test_data_stage_missing_only_keeps_an_existing_file(in_project: Path) -> None:
-    Path("keep.csv").write_text("mine\n", encoding="utf-8")
-    assert data.main(["--out", "keep.csv", "--missing-only"]) == 0
-    assert Path("keep.csv").read_text(encoding="utf-8") == "mine\n"
 
 
 def test_prepare_drops_unlabelled_rows_and_types_columns() -> None:
@@ -101,7 +95,7 @@ def test_train_on_a_sample_records_its_size(in_project: Path) -> None:
     params = params_with(
         train={"model": "linear", "hyperparams": {}, "sample_rows": 120},
     )
-    data.run(params, rows=400)
+    data.write_example(params, rows=400)
     split.run(params)
     meta = train.run(params)
     assert meta["train_rows"] == 120

@@ -166,8 +166,34 @@ def small_example(params: dict[str, Any]) -> None:
     params["generate"]["rows"] = 3000
 
 
-def create_repo(dest: Path, on_main: Callable[[Path], None] = lambda _: None) -> Path:
-    """Copy the project into `dest` and commit it as `main` of acme/mlship."""
+def tool(repo: Path, name: str, *args: str) -> str:
+    """Run one of this session's console scripts (dvc, mlship) in `repo`; return its stdout."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / name), *args],
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+        text=True,
+    )  # nosec B603
+    return result.stdout.strip()
+
+
+def fresh_clone_state(repo: Path) -> None:
+    """Drop what git does not carry (the data DVC tracks, DVC's cache), as on a fresh clone."""
+    for name in ("data", ".dvc/cache", ".dvc/tmp"):
+        shutil.rmtree(repo / name, ignore_errors=True)
+
+
+def create_repo(
+    dest: Path, on_main: Callable[[Path], None] = lambda _: None, dvc_remote: Path | None = None
+) -> Path:
+    """Copy the project into `dest` and commit it as `main` of acme/mlship.
+
+    `data.dvc` pins the scenario's small example, as `dvc add data` records it. With
+    `dvc_remote`, a local directory is main's DVC remote (committed in .dvc/config, as a team
+    commits its bucket's URL) and main's data is pushed to it.
+    """
     for name in project_files():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +202,12 @@ def create_repo(dest: Path, on_main: Callable[[Path], None] = lambda _: None) ->
     on_main(dest)
     git(dest, "init", "--quiet", "--initial-branch=main")
     git(dest, "remote", "add", "origin", f"https://github.com/{GITHUB_REPOSITORY}.git")
+    tool(dest, "mlship", "data", "--example")
+    tool(dest, "dvc", "add", "--quiet", "data")
+    if dvc_remote is not None:
+        tool(dest, "dvc", "remote", "add", "--default", "storage", str(dvc_remote))
+        tool(dest, "dvc", "push", "--quiet", "data.dvc")
+    fresh_clone_state(dest)
     git(dest, "add", "--all")
     git(dest, "commit", "--quiet", "--message", "main")
     git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")

@@ -22,7 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from act_harness import ActRun, Scenario, create_repo, edit_yaml, event, git, make_act_venv, push_pr
+import yaml
+from act_harness import (
+    ActRun,
+    Scenario,
+    create_repo,
+    edit_yaml,
+    event,
+    fresh_clone_state,
+    git,
+    make_act_venv,
+    push_pr,
+    tool,
+)
 from github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.system
@@ -74,9 +86,10 @@ def push(
     change: Callable[[Path], None],
     job: str | None = "report",
     fork: bool = False,
+    branch: str = "pr",
 ) -> PullRequest:
     """Push `change` to the PR, run CI on it, then the pr-report workflow for that CI run."""
-    head = push_pr(scenario.repo, message, change)
+    head = push_pr(scenario.repo, message, change, branch)
     base = git(scenario.repo, "rev-parse", "main")
     head_repository = "contributor/mlship" if fork else "acme/mlship"
     common = {"head_sha": head, "head_repository": head_repository, "fork": json.dumps(fork)}
@@ -381,3 +394,233 @@ def test_fork_pr_report_naming_another_pr_is_not_posted(bad_data_fork_pr: PullRe
     assert f"PR 15 has head '{other_head}'" in report.log("comment"), report.describe()
     assert any(str(c["path"]).endswith("/pulls/15") for c in calls), calls
     assert len(pr.scenario.comments()) == comments
+
+
+# --- S7-S11: what a PR really changes -- DVC-tracked data, the gate's policy, code, libraries --
+# (issue 9). One repository whose main pushed its data to a local-directory DVC remote, named in
+# the committed .dvc/config as a team names its bucket; each PR is its own branch off main, and
+# the DVC cache store (actions/cache) is shared by all their runs, so main's run-cache is there
+# to be (wrongly) restored.
+
+RELABELLED = 0.15
+TRAIN_RAN = "Running stage 'train'"
+
+
+def _relabel(seed: int, push_data: bool) -> Callable[[Path], None]:
+    """Relabel 15 % of the rows of the DVC-tracked data, `dvc add` it, and maybe `dvc push`."""
+
+    def change(repo: Path) -> None:
+        # pylint: disable=import-outside-toplevel
+        import numpy as np
+        import pandas as pd
+
+        tool(repo, "mlship", "data")  # main's pinned bytes, as `dvc pull` gives a developer
+        frame = pd.read_csv(repo / "data" / "churn.csv")
+        flip = np.random.default_rng(seed).random(len(frame)) < RELABELLED
+        frame.loc[flip, "churned"] = 1 - frame.loc[flip, "churned"]
+        frame.to_csv(repo / "data" / "churn.csv", index=False, lineterminator="\n")
+        tool(repo, "dvc", "add", "--quiet", "data")
+        if push_data:
+            tool(repo, "dvc", "push", "--quiet", "data.dvc")
+        fresh_clone_state(repo)
+
+    return change
+
+
+def _bump_pinned_library(repo: Path) -> None:
+    path = repo / "requirements.txt"
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r"^(scikit-learn==\d+\.\d+\.)(\d+)", text, flags=re.MULTILINE)
+    assert match, "requirements.txt pins no scikit-learn version"
+    bumped = f"{match.group(1)}{int(match.group(2)) + 1}"
+    path.write_text(text[: match.start()] + bumped + text[match.end() :], encoding="utf-8")
+
+
+def _touch_scoring_module(repo: Path) -> None:
+    """A change to a module `train` runs that the old dvc.yaml deps did not list."""
+    module = repo / "src" / "mlship" / "model" / "scoring.py"
+    module.write_text(
+        module.read_text(encoding="utf-8") + "\n# Scores are probabilities.\n", encoding="utf-8"
+    )
+
+
+def _degrade_and_loosen_gate(repo: Path) -> None:
+    _set_params(
+        train={"hyperparams": {"learning_rate": 0.05, "max_iter": 2, "max_leaf_nodes": 2}},
+    )(repo)
+
+    def loosen(params: dict[str, object]) -> None:
+        gate = params["gate"]
+        assert isinstance(gate, dict)
+        for rule in gate["metrics"].values():
+            rule["max_drop"] = 0.9
+            rule.pop("floor", None)
+        gate["inconclusive"] = "pass"
+
+    edit_yaml(repo / "params.yaml", loosen)
+
+
+@pytest.fixture(scope="module")
+def dvc_repo(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -> Scenario:
+    """main with its data pushed to a local DVC remote, committed in .dvc/config."""
+    work = tmp_path_factory.mktemp("s7-dvc")
+    repo = create_repo(work / "repo", dvc_remote=work / "dvc-remote")
+    return Scenario(repo, work, act_venv)
+
+
+def _pr(repo: Scenario, number: int, message: str, change: Callable[[Path], None]) -> PullRequest:
+    git(repo.repo, "checkout", "--quiet", "main")
+    return push(repo, number, message, change, branch=f"pr-{number}")
+
+
+@pytest.fixture(scope="module")
+def main_ci(dvc_repo: Scenario) -> ActRun:
+    """CI of the push to main (data and train jobs): its train job saves main's DVC cache and
+    run-cache, which every pull request's jobs then restore, as on GitHub."""
+    git(dvc_repo.repo, "checkout", "--quiet", "main")
+    sha = git(dvc_repo.repo, "rev-parse", "HEAD")
+    payload = {
+        "ref": "refs/heads/main",
+        "before": "0" * 40,
+        "after": sha,
+        "head_commit": {"id": sha},
+        "repository": {"full_name": "acme/mlship", "name": "mlship", "default_branch": "main"},
+    }
+    run = dvc_repo.act("push", "ci.yml", payload, job="train")
+    assert run.result("train") == "success", run.describe()
+    return run
+
+
+@pytest.fixture(scope="module")
+def pushed_data_pr(dvc_repo: Scenario, main_ci: ActRun) -> PullRequest:
+    """S7: relabelled data, `dvc add` + `dvc push`, data.dvc committed."""
+    assert main_ci
+    return _pr(dvc_repo, 21, "Relabel churn (pushed)", _relabel(seed=21, push_data=True))
+
+
+@pytest.fixture(scope="module")
+def unpushed_data_pr(dvc_repo: Scenario, pushed_data_pr: PullRequest) -> PullRequest:
+    """S8: other relabelled data, `dvc add` and data.dvc committed, but never pushed."""
+    assert pushed_data_pr  # runs after S7: the shared cache holds S7's data, not S8's
+    return _pr(dvc_repo, 22, "Relabel churn (not pushed)", _relabel(seed=22, push_data=False))
+
+
+@pytest.fixture(scope="module")
+def loosened_policy_pr(dvc_repo: Scenario, unpushed_data_pr: PullRequest) -> PullRequest:
+    """S9: a PR that makes the model worse and loosens its own gate to let it through."""
+    assert unpushed_data_pr
+    return _pr(dvc_repo, 23, "Faster training, gate relaxed", _degrade_and_loosen_gate)
+
+
+@pytest.fixture(scope="module")
+def missed_module_pr(dvc_repo: Scenario, loosened_policy_pr: PullRequest) -> PullRequest:
+    """S10: a change to model/scoring.py only, with main's run-cache in the restored cache."""
+    assert loosened_policy_pr
+    return _pr(dvc_repo, 24, "Comment scoring", _touch_scoring_module)
+
+
+@pytest.fixture(scope="module")
+def library_bump_pr(dvc_repo: Scenario, missed_module_pr: PullRequest) -> PullRequest:
+    """S11: a Dependabot-style bump of the pinned scikit-learn in requirements.txt."""
+    assert missed_module_pr
+    return _pr(dvc_repo, 25, "Bump scikit-learn", _bump_pinned_library)
+
+
+def test_pushed_dvc_data_reaches_every_job_and_the_gate_judges_it(
+    pushed_data_pr: PullRequest,
+) -> None:
+    run = pushed_data_pr.ci
+    assert (run.result("data"), run.result("train")) == ("success", "success"), run.describe()
+    assert "restored from DVC remote 'storage'" in run.log("data"), run.log("data")[-3000:]
+    assert "held-out rows differ from main's" in run.log("gate"), run.log("gate")[-3000:]
+    assert "git add data.dvc" not in run.log("train") + run.log("data")
+    markdown = str(pushed_data_pr.comment()["markdown"])
+    assert "the data did not change" not in markdown, markdown[:3000]
+    assert "Target `churned`" in markdown and "⚠️" in markdown, markdown[:4000]
+
+
+def test_pushed_dvc_data_relabelled_pr_is_red_and_says_why(pushed_data_pr: PullRequest) -> None:
+    run = pushed_data_pr.ci
+    assert run.result("gate") == "failure", run.describe()
+    assert check_verdict(pushed_data_pr.scenario, run).returncode != 0
+    head = str(pushed_data_pr.comment()["markdown"])[:1500]
+    assert "Metric gate: fail" in head and "re-scored" in head, head
+
+
+def test_unpushed_dvc_data_fails_the_data_job_naming_file_hash_and_fix(
+    unpushed_data_pr: PullRequest,
+) -> None:
+    run = unpushed_data_pr.ci
+    assert run.result("data") == "failure", run.describe()
+    assert (run.result("train"), run.result("gate")) == ("skipped", "skipped"), run.describe()
+    assert run.result("report") == "success", run.describe()
+    pinned = yaml.safe_load((unpushed_data_pr.scenario.repo / "data.dvc").read_text("utf-8"))
+    log = run.log("data")
+    for words in ("data/churn.csv", pinned["outs"][0]["md5"], "dvc push", "fork"):
+        assert words in log, log[-3000:]
+    assert (
+        "not all green: data, gate, train" in check_verdict(unpushed_data_pr.scenario, run).stderr
+    )
+
+
+def test_unpushed_dvc_data_comment_names_the_data_job_and_its_error(
+    unpushed_data_pr: PullRequest,
+) -> None:
+    markdown = str(unpushed_data_pr.comment()["markdown"])
+    head = markdown[:2500]
+    assert "The data job failed" in head and "dvc push" in head, head
+    assert "train job failed" not in markdown.lower() and "no model was trained" not in head
+
+
+def test_pr_loosening_its_own_gate_is_judged_by_mains_policy_and_red(
+    loosened_policy_pr: PullRequest,
+) -> None:
+    run = loosened_policy_pr.ci
+    assert run.result("train") == "success" and run.result("gate") == "failure", run.describe()
+    markdown = str(loosened_policy_pr.comment()["markdown"])
+    head = markdown[:2500]
+    assert "Metric gate: fail" in head, head
+    assert "this PR changes the gate policy; it takes effect after merge" in head, head
+    assert "`gate.inconclusive` fail → pass" in head, head
+
+
+@pytest.fixture(scope="module")
+def readme_pr(dvc_repo: Scenario, main_ci: ActRun) -> PullRequest:
+    """S12: a README-only change, with main's cache restored."""
+    assert main_ci
+
+    def change(repo: Path) -> None:
+        readme = repo / "README.md"
+        readme.write_text(readme.read_text(encoding="utf-8") + "\nA note.\n", encoding="utf-8")
+
+    return _pr(dvc_repo, 26, "Reword the README", change)
+
+
+def test_readme_only_pr_is_green_without_retraining(readme_pr: PullRequest) -> None:
+    run = readme_pr.ci
+    jobs = {job: run.result(job) for job in MODEL_JOBS}
+    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
+    log = run.log("train")
+    assert TRAIN_RAN not in log and "cached - skipping run" in log, log[-3000:]
+    markdown = str(readme_pr.comment()["markdown"])
+    assert "Metric gate: pass" in markdown[:800] and "no metric change" in markdown, markdown[:800]
+    assert "the data did not change" in markdown, markdown[:4000]
+
+
+def _retrained_and_passed(pr: PullRequest) -> str:
+    """Assert every model job is green and `train` really ran; return the comment."""
+    run = pr.ci
+    jobs = {job: run.result(job) for job in MODEL_JOBS}
+    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
+    assert TRAIN_RAN in run.log("train"), run.log("train")[-3000:]
+    markdown = str(pr.comment()["markdown"])
+    assert "Metric gate: pass" in markdown[:800], markdown[:800]
+    return markdown
+
+
+def test_change_to_a_module_the_old_deps_missed_retrains(missed_module_pr: PullRequest) -> None:
+    assert "no metric change" in _retrained_and_passed(missed_module_pr)
+
+
+def test_pinned_library_bump_retrains(library_bump_pr: PullRequest) -> None:
+    _retrained_and_passed(library_bump_pr)

@@ -24,6 +24,7 @@ import yaml
 
 from mlship.config import Params, PathsParams
 from mlship.data.io import read_table, write_table
+from mlship.data.pinned import keep_pins, pin_files
 from mlship.errors import DataError, MlshipError
 from mlship.files import write_json, write_text
 from mlship.report.datadiff import profile
@@ -105,7 +106,14 @@ def _env(tree: Path) -> dict[str, str]:
 
 
 def _prepare(tree: Path, sha: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Share the DVC cache, turn tracking off in main's params, make sure its data is there."""
+    """Share the DVC cache and remote, turn tracking off in main's params, put main's data in.
+
+    Main's data is what main's `data.dvc` pins, put in place by main's own `mlship data`
+    (cache, remote, or the verified example), or the baseline fails saying what is missing.
+    """
+    local_config = cwd / ".dvc" / "config.local"
+    if local_config.is_file():  # a machine's remote (and credentials) kept out of git
+        shutil.copyfile(local_config, tree / ".dvc" / "config.local")
     cache = _run(["dvc", "cache", "dir"], cwd, env).splitlines()[-1].strip()
     _run(["dvc", "config", "--local", "cache.dir", cache], tree, env)
     original = _git("show", f"{sha}:params.yaml", cwd=cwd)
@@ -113,18 +121,7 @@ def _prepare(tree: Path, sha: str, cwd: Path, env: dict[str, str]) -> dict[str, 
     # A baseline build is a comparison, not an experiment: it must not log runs anywhere.
     raw.setdefault("tracking", {})["enabled"] = False
     (tree / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    data_path = tree / raw.get("data", {}).get("path", "data/missing")
-    if not data_path.exists():
-        # Restore from the shared cache first, then a remote if one is configured, and only
-        # then regenerate the bundled example the way `make repro` does. A failed checkout is
-        # fine: what matters is checked just below.
-        subprocess.run(  # nosec B603 B607
-            ["dvc", "checkout", "--quiet"], cwd=tree, env=env, capture_output=True, check=False
-        )
-    if not data_path.exists() and _run(["dvc", "remote", "list"], tree, env):
-        _run(["dvc", "pull", "--quiet"], tree, env)
-    if not data_path.exists():
-        _run([sys.executable, "-m", "mlship.stages.data", "--missing-only"], tree, env)
+    _run([sys.executable, "-m", "mlship.stages.data"], tree, env)
     return {"original": original, "raw": raw}
 
 
@@ -160,7 +157,8 @@ def collect_outputs(root: Path, raw: dict[str, Any], original: str, out: Path) -
         raise BaselineError(f"main's data cannot be profiled: {error}") from None
     numeric, categorical = list(data.get("numeric", [])), list(data.get("categorical", []))
     skip = [data["id_column"]] if data.get("id_column") else []
-    write_json(out / "profile.json", profile(frame, numeric, categorical, skip))
+    target = (str(data.get("target")), data.get("task") != "regression")
+    write_json(out / "profile.json", profile(frame, numeric, categorical, skip, target))
 
 
 def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict[str, Any]:
@@ -180,11 +178,20 @@ def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict
         print(f"baseline: {info['reason']}; the gate will check floors only")
         return info
     started = time.monotonic()
-    tree = worktree_for(sha, cwd)
-    env = _env(tree)
-    prepared = _prepare(tree, sha, cwd, env)
-    _run(["dvc", "repro"], tree, env)
-    collect_outputs(tree, prepared["raw"], prepared["original"], out)
+    try:
+        tree = worktree_for(sha, cwd)
+        env = _env(tree)
+        prepared = _prepare(tree, sha, cwd, env)
+        pins = pin_files(tree)
+        try:
+            _run(["dvc", "repro"], tree, env)
+        finally:
+            keep_pins(pins)
+        collect_outputs(tree, prepared["raw"], prepared["original"], out)
+    except MlshipError as error:
+        # The first error, for the PR comment (the gate job uploads this directory).
+        write_json(out / "error.json", {"ref": name, "sha": sha, "error": str(error)})
+        raise
     info = {"ref": name, "sha": sha, "seconds": round(time.monotonic() - started, 1)}
     write_json(out / "baseline.json", info)
     print(f"baseline: built {name} ({sha[:12]}) in {info['seconds']} s -> {out}")

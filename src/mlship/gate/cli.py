@@ -13,16 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import ValidationError
 
-from mlship.config import Params
+from mlship.config import GateParams, Params
 from mlship.data.io import read_table
-from mlship.errors import DataError, GateFailed, MlshipError, ModelError
+from mlship.errors import DataError, GateFailed, MlshipError, ModelError, ParamsError
 from mlship.files import write_json, write_text
 from mlship.gate.bootstrap import FloatArray
-from mlship.gate.policy import GateResult, check_policy, judge
+from mlship.gate.policy import POLICY_CHANGE, GateResult, check_policy, judge
 from mlship.model.artifact import load_model
 from mlship.model.scoring import Labels, predict_scores, scores_from_frame
 from mlship.stages import run_main, stage_parser
+from mlship.tracking import flatten
 
 
 class Incomparable(MlshipError):
@@ -50,6 +52,46 @@ def baseline_params(baseline_dir: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError):
         return {}
     return raw if isinstance(raw, dict) else {}
+
+
+# Where the gate reads and writes: this checkout's layout, not part of the policy.
+_LOCATIONS = {"baseline_dir", "out_dir"}
+
+
+def _policy_values(policy: GateParams) -> dict[str, Any]:
+    return flatten("gate", policy.model_dump(mode="json", exclude=_LOCATIONS))
+
+
+def main_policy(params: Params, baseline_dir: Path) -> tuple[GateParams, list[str]]:
+    """The policy to judge by: main's `gate:` section, or this branch's without a baseline.
+
+    A pull request cannot loosen the gate that judges it: its own `gate:` changes apply once it
+    is merged. The note returned says so and lists each changed key (main → PR).
+    """
+    if (baseline_dir / "none.json").is_file() or not (baseline_dir / "params.yaml").is_file():
+        return params.gate, []  # no main yet (or no baseline built: the gate says so later)
+    raw = baseline_params(baseline_dir).get("gate")
+    if raw is None:
+        return params.gate, [
+            "main's params.yaml has no `gate:` section: this branch's policy applies"
+        ]
+    try:
+        policy = GateParams.model_validate(
+            {
+                **{k: v for k, v in raw.items() if k not in _LOCATIONS},
+                **{k: getattr(params.gate, k) for k in _LOCATIONS},
+            }
+        )
+    except ValidationError as error:
+        raise ParamsError(f"main's params.yaml: invalid `gate:` section: {error}") from None
+    ours, theirs = _policy_values(params.gate), _policy_values(policy)
+    changed = sorted(key for key in set(ours) | set(theirs) if ours.get(key) != theirs.get(key))
+    if not changed:
+        return policy, []
+    diff = "; ".join(
+        f"`{key}` {theirs.get(key, '(absent)')} → {ours.get(key, '(absent)')}" for key in changed
+    )
+    return policy, [f"{POLICY_CHANGE} (judged by main's policy): {diff}"]
 
 
 def _candidate(params: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -144,9 +186,10 @@ def _baseline_scores(
 
 
 def run(params: Params) -> GateResult:
-    """Compare, write gate.json and gate.md, and return the result."""
-    check_policy(params.gate, params.data.task)
+    """Compare by main's policy, write gate.json and gate.md, and return the result."""
     baseline_dir = params.gate.baseline_dir
+    policy, policy_notes = main_policy(params, baseline_dir)
+    check_policy(policy, params.data.task)
     frame, holdout = _candidate(params)
     y_true, candidate = scores_from_frame(frame, params.data.task)
     y = np.asarray(y_true, dtype=np.float64)
@@ -156,14 +199,17 @@ def run(params: Params) -> GateResult:
         baseline, notes, keep = _baseline_scores(params, frame, holdout, baseline_dir)
         if keep is not None:
             y, candidate = y[keep], candidate[keep]
-        result = judge(params.gate, params.data.task, y, candidate, baseline, thresholds, notes)
+        result = judge(
+            policy, params.data.task, y, candidate, baseline, thresholds, policy_notes + notes
+        )
     except Incomparable as error:
-        floors = judge(params.gate, params.data.task, y, candidate, None, thresholds)
+        floors = judge(policy, params.data.task, y, candidate, None, thresholds)
         result = dataclasses.replace(
             floors,
             verdict="fail",
             mode="incomparable",
-            notes=[
+            notes=policy_notes
+            + [
                 f"held-out rows differ from main's and cannot be compared ({error}); "
                 "the gate fails closed"
             ],

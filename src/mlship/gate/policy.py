@@ -14,6 +14,8 @@ from mlship.gate.bootstrap import WEIGHTED, FloatArray, interval, paired_differe
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+# What the gate says when a PR's `gate:` differs from main's, whose policy judges it.
+POLICY_CHANGE = "this PR changes the gate policy; it takes effect after merge"
 Mode = Literal["compared", "no_change", "floors_only", "incomparable"]
 
 
@@ -245,7 +247,8 @@ def _judge_metric(  # pylint: disable=too-many-return-statements  # one return p
     if math.isnan(gain_low):
         return verdict("inconclusive", "the difference is undefined on the resamples", low, high)
     if gain_low >= -rule.max_drop:
-        return verdict("pass", "within tolerance", low, high)
+        # Better on every resample's interval: say so, a reviewer reads "improved" first.
+        return verdict("pass", "improved" if gain_low > 0 else "within tolerance", low, high)
     if gain_high < -rule.max_drop:
         worse = "dropped" if higher else "rose"
         return verdict("fail", f"{worse} beyond the allowed {rule.max_drop:.4g}", low, high)

@@ -11,28 +11,25 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess  # nosec B404
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
-from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.contract import violations_table
+from mlship.gate.policy import POLICY_CHANGE
+from mlship.gate.smoke import SMOKE_ERROR
 from mlship.data.io import read_table
-from mlship.errors import DataError, ModelError
+from mlship.errors import DataError
 from mlship.files import write_text
-from mlship.model.artifact import load_model
 from mlship.model.metrics import HIGHER_IS_BETTER
 from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
-from mlship.stages import run_main, stage_parser
+from mlship.stages import data, run_main, stage_parser
 from mlship.tracking import flatten
 
 _ICONS = {"fail": "❌", "inconclusive": "⚠️"}
@@ -60,9 +57,11 @@ def _num(value: Any, spec: str = ".4f") -> str:
 
 
 def _commit() -> str:
-    sha = os.environ.get("GITHUB_SHA", "").strip()
-    if sha:
-        return sha
+    """The PR's head commit: on `pull_request` GitHub checks out a temporary merge commit."""
+    for variable in ("PR_HEAD_SHA", "GITHUB_SHA"):
+        sha = os.environ.get(variable, "").strip()
+        if sha:
+            return sha
     try:
         result = subprocess.run(  # nosec B603 B607
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
@@ -87,6 +86,40 @@ class Inputs:
         self.baseline_info = _json(self.base / "baseline.json")
         self.no_baseline = _json(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
+        self.jobs = job_results()
+        # Each job's first error: the data's is found again here, the others were recorded.
+        self.errors = {
+            "train": (_json(SMOKE_ERROR) or {}).get("error"),
+            "gate": (_json(self.base / "error.json") or {}).get("error"),
+        }
+        try:
+            data.run(params)
+        except DataError as error:
+            self.errors["data"] = str(error)
+
+    def failed(self, job: str) -> bool:
+        """Whether CI reported `job` as failed (unknown outside CI)."""
+        return self.jobs.get(job) == "failure"
+
+
+def job_results() -> dict[str, str]:
+    """Each CI job's result from NEEDS_JSON (the workflow's `needs` context), if given."""
+    try:
+        needs = json.loads(os.environ.get("NEEDS_JSON", "") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(needs, dict):
+        return {}
+    return {
+        str(job): str(value.get("result"))
+        for job, value in needs.items()
+        if isinstance(value, dict)
+    }
+
+
+def _failure(job: str, error: str | None, after: str) -> str:
+    shown = f"\n\n> {cell(error, 1500)}" if error else " none recorded (see the job's log)."
+    return f"## ❌ The {job} job failed\n\nIts first error:{shown}\n\n{after}"
 
 
 def verdict_section(inputs: Inputs) -> str:
@@ -99,6 +132,15 @@ def verdict_section(inputs: Inputs) -> str:
             "Training and the metric gate did not run: the data breaks its contract. "
             "The violations are listed below."
         )
+    errors = inputs.errors
+    if inputs.failed("data") or (errors.get("data") and not inputs.jobs):
+        return _failure(
+            "data", errors.get("data"), "Validation, training and the metric gate did not run."
+        )
+    if inputs.failed("train") and gate is None:
+        return _failure("train", errors["train"], "The metric gate did not run.")
+    if inputs.failed("gate") and gate is None:
+        return _failure("gate", errors["gate"], "The gate could not judge this PR's model.")
     if gate is None:
         why = (
             "the model was trained but the gate did not run or failed before judging"
@@ -107,8 +149,16 @@ def verdict_section(inputs: Inputs) -> str:
         )
         return f"## ⚠️ No gate verdict\n\nThe metric gate has no result: {why}."
     icon = "✅" if gate["verdict"] == "pass" else "❌"
-    lines = [f"## {icon} Metric gate: {gate['verdict']}", ""]
-    lines += [f"- {note}" for note in gate.get("notes", [])]
+    improved = [m for m in gate.get("metrics", []) if m["reason"] == "improved"]
+    title = f"## {icon} Metric gate: {gate['verdict']}"
+    if gate["verdict"] == "pass" and improved:
+        title += " — improved " + ", ".join(
+            f"{m['name']} ({_num(m['delta'], '+.4f')})" for m in improved
+        )
+    lines = [title, ""]
+    policy = [note for note in gate.get("notes", []) if note.startswith(POLICY_CHANGE)]
+    lines += [f"- ⚠️ **{note}**" for note in policy]
+    lines += [f"- {note}" for note in gate.get("notes", []) if note not in policy]
     failing = [
         m
         for m in gate.get("metrics", [])
@@ -223,6 +273,8 @@ def validation_section(inputs: Inputs) -> tuple[str, ...]:
 
 def data_section(params: Params, inputs: Inputs) -> tuple[str, ...]:
     """Schema, row counts and per-column shift between main's data and this branch's."""
+    if inputs.errors.get("data"):
+        return (f"_This branch's data is not available: {cell(inputs.errors['data'], 600)}_",)
     reference = _json(inputs.base / "profile.json")
     if reference is None:
         return ("_No profile of main's data to compare with (no baseline)._",)
@@ -231,46 +283,21 @@ def data_section(params: Params, inputs: Inputs) -> tuple[str, ...]:
     except DataError as error:
         return (f"_This branch's data cannot be read: {cell(error, 300)}_",)
     skip = [params.data.id_column] if params.data.id_column else []
-    current = profile(frame, list(params.data.numeric), list(params.data.categorical), skip)
+    target = (params.data.target, params.data.is_classification)
+    current = profile(frame, list(params.data.numeric), list(params.data.categorical), skip, target)
     diff = compare(reference, frame, current, params.report.top_categories)
     return (diff_markdown(diff), diff_markdown(diff, 15), diff_markdown(diff, 5))
 
 
-def latency_ms(model_dir: Path, runs: int) -> float | None:
-    """Median wall time of one single-row prediction, in milliseconds (one thread)."""
-    meta = _json(model_dir / "model.json")
-    if meta is None or not meta.get("input_example"):
-        return None
-    try:
-        model = load_model(model_dir / "model.skops", list(meta.get("trusted_types", [])))
-    except ModelError:
-        return None
-    row = pd.DataFrame(meta["input_example"][:1])
-    predict = model.predict if meta.get("task") == "regression" else model.predict_proba
-    timings = []
-    with threadpool_limits(limits=1):
-        predict(row)  # warm-up: first calls allocate
-        for _ in range(runs):
-            started = time.perf_counter()
-            predict(row)
-            timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
-
-
 def model_section(params: Params, inputs: Inputs) -> str:
-    """File size and single-row latency of each model."""
-    runs = params.report.latency_runs
-    rows = [f"| model | file size | single-row latency (median of {runs}) |", "|---|---:|---:|"]
+    """File size of each model (single-row latency is a benchmark's job: `make bench-serve`)."""
+    rows = ["| model | file size |", "|---|---:|"]
     # The baseline keeps main's model.skops and model.json side by side at its root.
     for who, directory in (("main", inputs.base), ("PR", params.paths.model_dir)):
         path = directory / "model.skops"
-        if not path.is_file():
-            rows.append(f"| {who} | n/a | n/a |")
-            continue
-        latency = latency_ms(directory, runs)
-        shown = "n/a" if latency is None else f"{latency:.2f} ms"
-        rows.append(f"| {who} | {path.stat().st_size / 1024:.1f} KiB | {shown} |")
-    if all(row.endswith("| n/a | n/a |") for row in rows[2:]):
+        size = f"{path.stat().st_size / 1024:.1f} KiB" if path.is_file() else "n/a"
+        rows.append(f"| {who} | {size} |")
+    if all(row.endswith("| n/a |") for row in rows[2:]):
         return "_No model on either side._"
     return "\n".join(rows)
 

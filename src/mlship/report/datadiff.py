@@ -12,11 +12,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2_contingency
 
 PSI_EPSILON = 1e-4
 PSI_ALERT = 0.2  # the customary "significant shift" level of the population stability index
 TOP_KEPT = 20
 HIGH_CARDINALITY = 50  # above this many distinct values a column is summarised by its count
+# The target shifted when a chi-square test of homogeneity (class counts, or counts in main's
+# decile bins for regression) rejects at this level and the shares moved by at least this much
+# (total variation): large tables make tiny moves significant.
+TARGET_ALPHA = 0.01
+TARGET_MIN_EFFECT = 0.02
 
 
 def _kind(series: pd.Series, numeric: set[str], categorical: set[str]) -> str:
@@ -93,15 +99,24 @@ def profile(
     numeric: list[str] | None = None,
     categorical: list[str] | None = None,
     skip: list[str] | None = None,
+    target: tuple[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """Profile every column but `skip` (ids); declared feature lists decide the kind."""
+    """Profile every column but `skip` (ids); declared feature lists decide the kind.
+
+    `target` is (column, is_classification): its class balance, or its distribution.
+    """
     numeric_set, categorical_set = set(numeric or []), set(categorical or [])
+    if target is not None:
+        (categorical_set if target[1] else numeric_set).add(target[0])
     columns = {
         str(name): profile_column(frame[name], _kind(frame[name], numeric_set, categorical_set))
         for name in frame.columns
         if str(name) not in set(skip or [])
     }
-    return {"rows": int(len(frame)), "columns": columns}
+    out: dict[str, Any] = {"rows": int(len(frame)), "columns": columns}
+    if target is not None and target[0] in columns:
+        out["target"] = target[0]
+    return out
 
 
 def psi(reference: list[float], current: list[float]) -> float:
@@ -128,6 +143,23 @@ class ColumnShift:
 
 
 @dataclass(frozen=True)
+class TargetShift:
+    """How the target's class balance (or distribution) moved from main to the pull request."""
+
+    column: str
+    kind: str
+    main: str
+    pr: str
+    total_variation: float
+    p_value: float
+
+    @property
+    def alert(self) -> bool:
+        """Whether the move is both significant and large enough to matter."""
+        return self.p_value < TARGET_ALPHA and self.total_variation >= TARGET_MIN_EFFECT
+
+
+@dataclass(frozen=True)
 class DataDiff:
     """Schema changes, row counts and per-column shift between main's data and the PR's."""
 
@@ -137,6 +169,7 @@ class DataDiff:
     removed: list[str] = field(default_factory=list)
     retyped: list[tuple[str, str, str]] = field(default_factory=list)
     shifts: list[ColumnShift] = field(default_factory=list)
+    target: TargetShift | None = None
 
     @property
     def unchanged(self) -> bool:
@@ -165,6 +198,38 @@ def _summary(column: dict[str, Any], top: int) -> str:
     return f"{listed}; {missing}"
 
 
+def _shares(before: dict[str, Any], values: pd.Series) -> tuple[list[float], list[float]]:
+    """Main's and the PR's shares over the same bins: main's categories or deciles, missing."""
+    if before["kind"] == "numeric":
+        return list(before["shares"]), _numeric_shares(values, before["edges"])
+    categories = [str(key) for key, _ in before.get("top", [])]
+    shares = [float(share) for _, share in before.get("top", [])]
+    reference = [*shares, max(0.0, 1 - sum(shares) - before["missing"]), before["missing"]]
+    return reference, _categorical_shares(values, categories)
+
+
+def target_shift(
+    main: dict[str, Any], current: pd.DataFrame, current_profile: dict[str, Any], top: int
+) -> TargetShift | None:
+    """The target's move, tested with chi-square on counts over main's bins (None: no target)."""
+    name = current_profile.get("target")
+    before = main.get("columns", {}).get(name)
+    after = current_profile["columns"].get(name)
+    if name is None or before is None or after is None or before["kind"] != after["kind"]:
+        return None
+    if before["kind"] == "numeric" and "shares" not in before:
+        return None
+    reference, shares = _shares(before, current[name])
+    counts = np.array([reference, shares]) * np.array([[main.get("rows", 0)], [len(current)]])
+    counts = counts[:, counts.sum(axis=0) > 0]
+    p_value = 1.0
+    if counts.shape[1] > 1 and (counts.sum(axis=1) > 0).all():
+        p_value = float(chi2_contingency(counts).pvalue)
+    kind = "distribution" if before["kind"] == "numeric" else "class balance"
+    moved = 0.5 * float(np.abs(np.array(reference) - np.array(shares)).sum())
+    return TargetShift(str(name), kind, _summary(before, top), _summary(after, top), moved, p_value)
+
+
 def compare(
     main: dict[str, Any], current: pd.DataFrame, current_profile: dict[str, Any], top: int = 3
 ) -> DataDiff:
@@ -181,13 +246,8 @@ def compare(
     for name in shared:
         before, after = main_columns[name], pr_columns[name]
         value: float | None = None
-        if before["kind"] == after["kind"] == "numeric" and "shares" in before:
-            value = psi(before["shares"], _numeric_shares(current[name], before["edges"]))
-        elif before["kind"] == after["kind"] == "categorical":
-            categories = [str(key) for key, _ in before.get("top", [])]
-            shares = [float(share) for _, share in before.get("top", [])]
-            reference = [*shares, max(0.0, 1 - sum(shares) - before["missing"]), before["missing"]]
-            value = psi(reference, _categorical_shares(current[name], categories))
+        if before["kind"] == after["kind"] and (before["kind"] != "numeric" or "shares" in before):
+            value = psi(*_shares(before, current[name]))
         shifts.append(
             ColumnShift(name, after["kind"], _summary(before, top), _summary(after, top), value)
         )
@@ -199,6 +259,7 @@ def compare(
         removed=[name for name in main_columns if name not in pr_columns],
         retyped=retyped,
         shifts=shifts,
+        target=target_shift(main, current, current_profile, top),
     )
 
 
@@ -208,6 +269,14 @@ def diff_markdown(diff: DataDiff, max_rows: int | None = None) -> str:
     lines = [f"Rows: main {diff.main_rows}, PR {diff.pr_rows} ({rows_change:+d})."]
     if diff.unchanged:
         return lines[0] + " Same schema, same distributions: the data did not change.\n"
+    if diff.target is not None:
+        target = diff.target
+        verdict = "⚠️ shifted" if target.alert else "no significant shift"
+        lines.append(
+            f"Target `{target.column}` ({target.kind}): main {target.main} → PR {target.pr} — "
+            f"{verdict} (total variation {target.total_variation:.3f}, "
+            f"chi-square p {target.p_value:.2g})."
+        )
     schema = []
     if diff.added:
         schema.append("added " + ", ".join(f"`{c}`" for c in diff.added))
