@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from mlship.config import Params, RolloutParams
-from mlship.errors import MlshipError
+from mlship.errors import MlshipError, RolledBack, RolloutError
 from mlship.registry.core import CHALLENGER, CHAMPION, Registry
 from mlship.rollout.observe import (
     MetricNames,
@@ -32,16 +32,6 @@ Decision = Literal["promoted", "rolled_back"]
 _POLL_SECONDS = 0.25
 
 
-class RolloutError(MlshipError):
-    """The rollout could not run: no challenger, service unreachable or refusing, bad answer."""
-
-    exit_code = 8
-
-
-class RolledBack(MlshipError):
-    """The challenger breached the policy and was rolled back; the champion still serves."""
-
-    exit_code = 9
 
 
 @dataclass
