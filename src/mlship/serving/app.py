@@ -29,7 +29,7 @@ from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.batching import Batcher
 from mlship.serving.loading import Loaded, LoadFailed, Result, ServedModel, load_models
 from mlship.serving.metrics import ServiceMetrics
-from mlship.serving.middleware import DeclaredBodyLimit, HttpMetrics
+from mlship.serving.middleware import BodyLimit, HttpMetrics
 from mlship.serving.problems import (
     StrictJSONRoute,
     error_responses,
@@ -515,7 +515,6 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
         version=__version__,
         description="Predictions from the champion model, with canary, shadow and A/B traffic.",
         lifespan=lifespan,
-        max_body_size=config.max_body_bytes,
     )
     app.state.service = service
     app.include_router(_base_router())
@@ -527,6 +526,6 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
         if service.metrics is not None:
             service.metrics.http.labels(method, path, str(status)).inc()
 
-    app.add_middleware(DeclaredBodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(HttpMetrics, count=count)
     return app

@@ -35,11 +35,16 @@ class HttpMetrics:
             self.count(scope["method"], path, status)
 
 
-class DeclaredBodyLimit:
-    """413 as JSON for a body whose Content-Length is over the limit, before it is read.
 
-    FastAPI's own limit answers such a request in plain text (a streamed body that grows past
-    the limit gets its JSON 413 from FastAPI); one error format for both.
+_TOO_LARGE = b'{"detail":"Content Too Large"}'
+
+
+class BodyLimit:
+    """413 with a JSON body once a request body is larger than `max_bytes`, declared or not.
+
+    (FastAPI's own `max_body_size` answers in plain text when the size is declared.) A body
+    that grows past the limit is cut off: the app sees the client gone and its answer is
+    replaced by the 413.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -47,21 +52,49 @@ class DeclaredBodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                body = b'{"detail":"Content Too Large"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 413,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(send)
+            return
+        received = 0
+        exceeded = started = False
+
+        async def limited() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes and not started:
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if exceeded:
                 return
-        await self.app(scope, receive, send)
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded:
+            await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_TOO_LARGE)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": _TOO_LARGE})

@@ -141,19 +141,29 @@ def field_errors(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-async def invalid_request(_: Request, error: Exception) -> Response:
+def _log_refusal(request: Request, status: int, detail: Any) -> None:
+    """One line per refused request: what was refused and where, never the whole input."""
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        what = f"{first.get('type')} at {'.'.join(map(str, first.get('loc', [])))}"
+    else:
+        what = str(detail)
+    log.info("%s %s -> %d %s", request.method, _text(request.url.path, 80), status, _text(what))
+
+
+async def invalid_request(request: Request, error: Exception) -> Response:
     """422 naming each invalid field."""
     items = error.errors() if isinstance(error, RequestValidationError) else []
     details = field_errors(list(items))
-    first = details[0] if details else {"loc": [], "type": "invalid"}
-    log.info("422 %s at %s", first["type"], _text(".".join(map(str, first["loc"])), 200))
+    _log_refusal(request, 422, details)
     return error_response(422, details)
 
 
-async def http_error(_: Request, error: Exception) -> Response:
+async def http_error(request: Request, error: Exception) -> Response:
     """An HTTPException (ours or Starlette's 404/405) in the one error schema."""
     if not isinstance(error, HTTPException):
         raise error
+    _log_refusal(request, error.status_code, error.detail)
     return error_response(error.status_code, error.detail, error.headers)
 
 
