@@ -44,12 +44,9 @@ from mlship.serving.schema import (
     request_models,
 )
 from mlship.serving.settings import ServeSettings, TrafficMode
-from mlship.serving.traffic import Role, Route, TrafficPolicy
+from mlship.serving.traffic import FAILED_ROLE_HEADER, Role, Route, TrafficPolicy
 
 log = logging.getLogger("mlship.serving")
-# Which model a refused reload could not load (`champion` | `challenger`): the rollout
-# controller treats an unloadable challenger as a breach, an unloadable champion as an error.
-FAILED_ROLE_HEADER = "X-Mlship-Failed-Role"
 
 _DRAIN_SECONDS = 5.0
 

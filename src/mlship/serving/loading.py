@@ -8,7 +8,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,10 @@ from sklearn.pipeline import Pipeline
 
 from mlship.errors import MlshipError, ModelError, RegistryError
 from mlship.model.artifact import load_model
-from mlship.tracking import file_md5, tracking_uri
+from mlship.tracking import file_md5, mlflow_errors, tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^@/]+)@(?P<alias>[A-Za-z0-9_-]+)$")
 _TASKS = ("binary", "multiclass", "regression")
@@ -134,13 +137,22 @@ def load_registered(
     """The version a registry alias points at; None when the alias is unset and not required."""
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
     from mlflow import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = tracking_uri(mlflow_dir)
+    with mlflow_errors(uri):
+        return _load_registered(MlflowClient(tracking_uri=uri, registry_uri=uri), name, alias, required)
+
+
+def _load_registered(
+    client: MlflowClient, name: str, alias: str, required: bool
+) -> ServedModel | None:
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
+    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     from mlship.registry.core import Registry
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = tracking_uri(mlflow_dir)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = Registry(client, name).version_for(alias)
     if version is None:
         if required:
@@ -156,8 +168,6 @@ def load_registered(
             model_dir = Path(
                 client.download_artifacts(found.run_id, "mlship/model.json", temp)
             ).parent
-            import mlflow.artifacts
-
             downloaded = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(Path(temp) / "model")
             )
