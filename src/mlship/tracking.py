@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import os
 import signal
@@ -67,6 +68,10 @@ def mlflow_errors(uri: str) -> Iterator[None]:
     import requests
     from mlflow.exceptions import MlflowException
 
+    # urllib3 logs each retry as a warning; the error below says it once.
+    retries = logging.getLogger("urllib3.connectionpool")
+    level = retries.level
+    retries.setLevel(logging.ERROR)
     try:
         yield
     except (MlflowException, requests.RequestException) as error:
@@ -78,6 +83,14 @@ def mlflow_errors(uri: str) -> Iterator[None]:
             ) from None
         first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
         raise TrackingError(f"MLflow at {uri}: {first[:300]}") from None
+    finally:
+        retries.setLevel(level)
+
+
+def check_tracking(params: Params) -> None:
+    """Fail now, in one line, if the tracking store cannot be used (before any long work)."""
+    with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
+        configure(params)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from mlship.model.plots import evaluation_plots, importance_plot
 from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
 from mlship.data.io import write_table
 from mlship.stages import run_main, stage_parser
+from mlship.tracking import check_tracking, log_run
 
 _SCORING = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
 
@@ -62,6 +63,8 @@ def _auc(pipeline: Any, features: pd.DataFrame, y_true: pd.Series, labels: Label
 
 def run(params: Params) -> dict[str, float]:
     """Score the held-out rows; write metrics, predictions, plots; log the MLflow run."""
+    if params.tracking.enabled:
+        check_tracking(params)  # an unreachable server fails in seconds, not after the work
     with threadpool_limits(limits=params.train.threads):
         return _evaluate(params)
 
@@ -120,8 +123,6 @@ def _evaluate(params: Params) -> dict[str, float]:
         importance_plot(plots_dir, importance(pipeline, test, params))
         print(json.dumps(metrics, indent=2, sort_keys=True))
         if params.tracking.enabled:
-            from mlship.tracking import log_run  # pylint: disable=import-outside-toplevel
-
             run_id = log_run(
                 params,
                 metrics,
