@@ -78,7 +78,9 @@ def test_hostile_values_of_a_numeric_field_get_422_naming_it(
 def test_a_lone_surrogate_in_a_text_field_or_a_key_gets_422_naming_it(
     client: TestClient, row: dict[str, Any]
 ) -> None:
-    response = client.post("/predict", content=_with_field(row, "region", '"\\ud800"'), headers=JSON)
+    response = client.post(
+        "/predict", content=_with_field(row, "region", '"\\ud800"'), headers=JSON
+    )
     assert _locs(_error(response)) == [["body", "region"]]
     keyed = json.dumps(row)[:-1] + ', "\\ud800": 1}'
     detail = _error(client.post("/predict", content=keyed, headers=JSON))

@@ -77,7 +77,7 @@ def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
             "idle": b"",
             "partial headers": b"GET /health HTTP/1.1\r\nHost: x\r\n",
             "short body": b"POST /predict HTTP/1.1\r\nHost: x\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"age\"",
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"age"',
             "partial second request": request + b"GET /health HTTP/1.1\r\nHo",
         }
         clients = {}

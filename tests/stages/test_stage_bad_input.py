@@ -271,9 +271,12 @@ def test_a_test_split_too_small_for_every_class_fails_at_split_with_the_right_ad
     stratify: bool,
 ) -> None:
     write_data(churn)
-    edit_params(
-        lambda raw: raw["split"].update(test_size=0.0001, stratify=stratify)  # type: ignore[attr-defined]
-    )
+
+    def tiny_test_side(raw: dict[str, object]) -> None:
+        section: dict[str, object] = raw["split"]  # type: ignore[assignment]
+        section.update(test_size=0.0001, stratify=stratify)
+
+    edit_params(tiny_test_side)
     lines = fails(split.main, capsys, code=2)
     assert len(lines) == 1
     assert "split.test_size=0.0001 holds 1 of 400 rows, fewer than the 2 classes" in lines[0]

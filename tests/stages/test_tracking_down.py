@@ -85,9 +85,10 @@ def test_mlflow_http_defaults_leave_a_users_own_settings_alone(
     monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
     tracking_uri(project_copy / "mlruns")
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "5"
-    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == MLFLOW_HTTP_DEFAULTS[
-        "MLFLOW_HTTP_REQUEST_TIMEOUT"
-    ]
+    assert (
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"]
+        == MLFLOW_HTTP_DEFAULTS["MLFLOW_HTTP_REQUEST_TIMEOUT"]
+    )
 
 
 def test_an_interrupted_evaluate_ends_its_run_failed_and_keeps_its_outputs(

@@ -16,7 +16,6 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_BODY = 65_000
 
 
-
 def _trim(body: str) -> str:
     if len(body) <= MAX_BODY:
         return body

@@ -33,8 +33,6 @@ Decision = Literal["promoted", "rolled_back"]
 _POLL_SECONDS = 0.25
 
 
-
-
 @dataclass
 class StepReport:
     """What one canary step observed and why it passed or failed."""

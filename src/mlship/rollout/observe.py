@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from mlship.errors import MetricsError
 
 
-
 @dataclass(frozen=True)
 class MetricNames:
     """Prometheus family names and the label that tells champion from challenger."""

@@ -102,7 +102,7 @@ class ReloadRequest(BaseModel):
     drop_challenger: bool = Field(False, description="unload the challenger, traffic to champion")
 
 
-class Service:
+class Service:  # pylint: disable=too-many-instance-attributes  # the app's one state holder
     """Everything a request needs; one per app."""
 
     def __init__(self, settings: ServeSettings, preloaded: Loaded | None = None) -> None:
@@ -138,7 +138,7 @@ class Service:
         return Slot(batcher, role, datetime.now(UTC).isoformat(timespec="seconds"))
 
     async def start(self) -> None:
-        """Load the configured sources (or take the preloaded ones); a bad challenger is left out."""
+        """Load the configured sources (or take preloaded ones), leaving out a bad challenger."""
         loaded, self.preloaded = self.preloaded, None
         if loaded is None:
             loaded = await asyncio.to_thread(
@@ -149,7 +149,9 @@ class Service:
                 True,
             )
         if loaded.challenger_error:
-            log.warning("challenger not loaded, serving the champion alone: %s", loaded.challenger_error)
+            log.warning(
+                "challenger not loaded, serving the champion alone: %s", loaded.challenger_error
+            )
         self._swap(loaded)
 
     async def load(self, champion_source: str, challenger_source: str | None) -> None:

@@ -50,8 +50,9 @@ class RequestDeadline(asyncio.Protocol):
         self._check()
 
     def on_response_complete(self) -> None:
+        """Arm the deadline for the next request (both uvicorn protocols call this)."""
         previous = self.cycle
-        super().on_response_complete()  # type: ignore[misc]
+        super().on_response_complete()  # type: ignore[misc]  # pylint: disable=no-member
         if not self.transport.is_closing():
             self._arm(previous)
             self._check()  # a pipelined request may already be in

@@ -92,7 +92,9 @@ def _names(meta: dict[str, Any], key: str) -> str | None:
 
 
 def _meta_problems(meta: dict[str, Any]) -> list[str]:
-    problems = [p for key in ("numeric", "categorical", "trusted_types") if (p := _names(meta, key))]
+    problems = [
+        p for key in ("numeric", "categorical", "trusted_types") if (p := _names(meta, key))
+    ]
     task = meta.get("task")
     if task not in _TASKS:
         problems.append(f"task must be one of {list(_TASKS)}, got {str(task)[:80]}")
@@ -141,7 +143,9 @@ def load_registered(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(mlflow_dir)
     with mlflow_errors(uri):
-        return _load_registered(MlflowClient(tracking_uri=uri, registry_uri=uri), name, alias, required)
+        return _load_registered(
+            MlflowClient(tracking_uri=uri, registry_uri=uri), name, alias, required
+        )
 
 
 def _load_registered(

@@ -35,7 +35,6 @@ class HttpMetrics:
             self.count(scope["method"], path, status)
 
 
-
 _TOO_LARGE = b'{"detail":"Content Too Large"}'
 
 
@@ -83,7 +82,9 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, guarded)
-        except Exception:
+        except Exception:  # pylint: disable=broad-exception-caught
+            # Whatever the app made of a body cut off (a disconnect, a parse error) is
+            # replaced by the 413; any other error goes on.
             if not exceeded:
                 raise
         if exceeded:

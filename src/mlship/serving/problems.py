@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -114,11 +114,13 @@ def _clean(value: Any) -> Any:
 
 
 def error_response(
-    status: int, detail: str | list[dict[str, Any]], headers: dict[str, str] | None = None
+    status: int, detail: str | list[dict[str, Any]], headers: Mapping[str, str] | None = None
 ) -> Response:
     """The JSON error answer, encodable whatever the request held."""
     content = orjson.dumps({"detail": _clean(detail)})  # pylint: disable=no-member
-    return Response(content, status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        content, status_code=status, media_type="application/json", headers=dict(headers or {})
+    )
 
 
 def field_errors(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +215,11 @@ class _Hooks:
         obj = _Object(pairs)
         if len(obj) < len(pairs):
             seen: set[str] = set()
-            obj.duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+            for key, _ in pairs:
+                if key in seen:
+                    obj.duplicate = key
+                    break
+                seen.add(key)
             self.marked = True
         return obj
 
@@ -293,8 +299,11 @@ class StrictJSONRequest(Request):
     """A request whose JSON body is parsed by `parse_strict_json`."""
 
     async def json(self) -> Any:
+        # `_json` is the cache Starlette's own Request.json() keeps.
         if not hasattr(self, "_json"):
-            self._json = parse_strict_json(await self.body())
+            self._json = parse_strict_json(  # pylint: disable=attribute-defined-outside-init
+                await self.body()
+            )
         return self._json
 
 
