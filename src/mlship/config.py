@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Hashable
 from typing import Any, Literal
 
 import yaml
@@ -272,7 +273,33 @@ def load_params(path: Path = DEFAULT_PARAMS) -> Params:
     except OSError as error:
         raise ParamsError(f"{path}: cannot read params file ({error.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=UniqueKeyLoader)  # nosec B506 - a SafeLoader subclass
+    except DuplicateKey as error:
+        raise ParamsError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     return parse_params(raw, path)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping names the same key twice (PyYAML keeps the last; DVC rejects the file)."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """yaml.SafeLoader that refuses a key repeated in one mapping, naming it and its lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<:` merges may override on purpose
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own error names an unhashable key
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise DuplicateKey(
+                    f"line {line}: duplicate key {key!r} (first on line {first_line[key]})"
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)

@@ -1,22 +1,48 @@
-"""The mlship exception tree: every expected failure is an MlshipError with a message for people."""
+"""The mlship exception tree: every expected failure is an MlshipError with a message for people.
+
+Every command exits with one of the codes of `ExitCode`, and each code has one meaning (the
+README's table is this one). An error class names its code; a new class reuses the code of
+the failure it is a kind of, or adds one here.
+"""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every mlship command: one meaning each."""
+
+    OK = 0
+    FAILED = 1  # an mlship error of no more specific kind below
+    PARAMS = 2  # params.yaml, a schema file, an option or an MLSHIP_* setting is invalid
+    DATA = 3  # a data file cannot be read or breaks its contract
+    MODEL = 4  # a model cannot be trained, loaded or asked to predict
+    GATE_FAILED = 5  # the candidate model is worse than the gate allows
+    DRIFT = 6  # current data drifted beyond the thresholds
+    MLFLOW = 7  # the MLflow tracking store or model registry is unreachable or refused
+    ROLLOUT = 8  # a rollout could not run: no challenger, service unreachable or refusing
+    ROLLED_BACK = 9  # a rollout's challenger breached the policy (or could not load)
+    METRICS = 10  # the service's /metrics lacks what the rollout controller needs
+    GITHUB = 11  # a GitHub API call failed or GitHub's environment is incomplete
+    ADDRESS_IN_USE = 12  # `mlship serve` cannot listen: another process holds its port
+    DATA_UNAVAILABLE = 13  # the data a .dvc file pins is not here and cannot be fetched or proved
 
 
 class MlshipError(Exception):
     """Base of every error mlship raises on purpose; its message is shown to the user as is."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
 
 
 class ParamsError(MlshipError):
     """params.yaml (or a schema file) is missing, malformed, or holds an unknown or invalid key."""
 
-    exit_code = 2
+    exit_code = ExitCode.PARAMS
 
 
 class DataError(MlshipError):
     """A data file cannot be read or lacks what the params say it has."""
 
-    exit_code = 3
+    exit_code = ExitCode.DATA
 
 
 class SchemaViolation(DataError):
@@ -26,28 +52,64 @@ class SchemaViolation(DataError):
 class ModelError(MlshipError):
     """A model cannot be trained, loaded or asked to predict."""
 
-    exit_code = 4
+    exit_code = ExitCode.MODEL
 
 
 class GateFailed(MlshipError):
     """The candidate model is worse than the policy allows."""
 
-    exit_code = 5
+    exit_code = ExitCode.GATE_FAILED
 
 
 class DriftDetected(MlshipError):
     """Current data drifted from the reference beyond the configured thresholds."""
 
-    exit_code = 6
+    exit_code = ExitCode.DRIFT
 
 
 class RegistryError(MlshipError):
     """The model registry refused an operation or lacks the version or alias asked for."""
 
-    exit_code = 7
+    exit_code = ExitCode.MLFLOW
+
+
+class TrackingError(MlshipError):
+    """The MLflow tracking store cannot be reached or refused a call."""
+
+    exit_code = ExitCode.MLFLOW
+
+
+class RolloutError(MlshipError):
+    """The rollout could not run: no challenger, service unreachable or refusing, bad answer."""
+
+    exit_code = ExitCode.ROLLOUT
+
+
+class RolledBack(MlshipError):
+    """The challenger breached the policy and was rolled back; the champion still serves."""
+
+    exit_code = ExitCode.ROLLED_BACK
+
+
+class MetricsError(MlshipError):
+    """The service's /metrics page lacks what the rollout controller needs."""
+
+    exit_code = ExitCode.METRICS
+
+
+class GitHubError(MlshipError):
+    """A GitHub API call failed or GitHub's environment is incomplete."""
+
+    exit_code = ExitCode.GITHUB
+
+
+class AddressInUse(MlshipError):
+    """The service cannot listen: another process holds the address and port."""
+
+    exit_code = ExitCode.ADDRESS_IN_USE
 
 
 class DataUnavailable(DataError):
     """The bytes a commit's .dvc file pins are not here and cannot be fetched or regenerated."""
 
-    exit_code = 8
+    exit_code = ExitCode.DATA_UNAVAILABLE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -44,3 +45,43 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON with sorted keys and a final newline, atomically, so output is byte-stable."""
     write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+class StagedOutputs:
+    """Outputs written beside their targets first and moved into place together by `publish`.
+
+    A step that fails before `publish` (an exception, Ctrl-C) leaves every target as it was
+    and removes what it staged.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def directory(self, target: Path) -> Path:
+        """An empty directory that will replace `target`."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        os.chmod(temp, 0o777 & ~_umask())
+        self._staged.append((temp, target))
+        return temp
+
+    def publish(self) -> None:
+        """Move every staged directory over its target."""
+        for temp, target in self._staged:
+            retired = None
+            if target.exists():
+                retired = target.with_name(f".{target.name}.{os.getpid()}.old")
+                shutil.rmtree(retired, ignore_errors=True)
+                os.replace(target, retired)
+            os.replace(temp, target)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
+        self._staged.clear()
+
+    def __enter__(self) -> StagedOutputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for temp, _ in self._staged:
+            shutil.rmtree(temp, ignore_errors=True)
+        self._staged.clear()

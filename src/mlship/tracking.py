@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import math
 import os
+import signal
 import subprocess  # nosec B404
+import threading
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlparse
 
 import pandas as pd
 
 from mlship.config import Params
-from mlship.errors import ParamsError
+from mlship.errors import ParamsError, TrackingError
 
 _GIT = "git"
 # Store schemes MLflow 3 accepts ("" is a plain local path); a typo otherwise surfaces as an
@@ -23,6 +29,18 @@ _SCHEMES = frozenset(
     {"", "file", "http", "https", "sqlite", "postgresql", "mysql", "mssql"}
     | {"databricks", "databricks-uc", "uc"}
 )
+
+
+# MLflow's own defaults retry a refused connection 7 times with doubling pauses and wait up
+# to 120 s for an answer: a stopped server took 4.5 minutes to report. Three tries, an 8 s
+# connect/read timeout and a 2 s pause fail within ~30 s even when the host drops packets.
+# A value the user set wins.
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "8",
+}
+_UNREACHABLE = ("Max retries exceeded", "Connection refused", "NewConnectionError", "timed out")
 
 
 def tracking_uri(mlflow_dir: Path) -> str:
@@ -36,8 +54,60 @@ def tracking_uri(mlflow_dir: Path) -> str:
                 "http(s)://host:port, sqlite:///file.db, postgresql://..., or unset it for the "
                 "embedded store"
             )
+        if scheme in ("http", "https"):
+            for name, value in MLFLOW_HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
         return configured
     return f"sqlite:///{(mlflow_dir / 'mlflow.db').resolve()}"
+
+
+@contextlib.contextmanager
+def mlflow_errors(uri: str) -> Iterator[None]:
+    """Turn a failed MLflow call into one TrackingError line naming the store."""
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    # urllib3 logs each retry as a warning; the error below says it once.
+    retries = logging.getLogger("urllib3.connectionpool")
+    level = retries.level
+    retries.setLevel(logging.ERROR)
+    try:
+        yield
+    except (MlflowException, requests.RequestException) as error:
+        text = str(error)
+        if any(sign in text for sign in _UNREACHABLE):
+            raise TrackingError(
+                f"MLflow tracking server {uri} cannot be reached; start it, fix "
+                "MLFLOW_TRACKING_URI, or unset it for the embedded store"
+            ) from None
+        first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        raise TrackingError(f"MLflow at {uri}: {first[:300]}") from None
+    finally:
+        retries.setLevel(level)
+
+
+def check_tracking(params: Params) -> None:
+    """Fail now, in one line, if the tracking store cannot be used (before any long work)."""
+    with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
+        configure(params)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM unwind like Ctrl-C while inside, so an open MLflow run ends as FAILED."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def configure(params: Params) -> str:
@@ -105,7 +175,26 @@ def log_run(
     example: pd.DataFrame,
     plots_dir: Path,
 ) -> str:
-    """Record one evaluated model: params, metrics, plots, the model with signature, lineage."""
+    """Record one evaluated model: params, metrics, plots, the model with signature, lineage.
+
+    A failure or an interruption (Ctrl-C, SIGTERM) inside ends the run as FAILED, not RUNNING.
+
+    Raises:
+        TrackingError: the tracking store cannot be reached or refused a call.
+    """
+    uri = tracking_uri(params.paths.mlflow_dir)
+    with mlflow_errors(uri), terminate_as_interrupt():
+        return _log_run(params, metrics, model_path, meta, example, plots_dir)
+
+
+def _log_run(
+    params: Params,
+    metrics: dict[str, float],
+    model_path: Path,
+    meta: dict[str, Any],
+    example: pd.DataFrame,
+    plots_dir: Path,
+) -> str:
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only load it here
     import mlflow
     import mlflow.sklearn

@@ -41,7 +41,8 @@ DATA = DataParams(
         pytest.param(
             "latin1.csv",
             "ville,y\nBézier,1\n".encode("latin-1"),
-            "latin1.csv: cannot parse: .*utf-8",
+            # The line of the first byte that is not UTF-8, so it can be found and fixed.
+            "latin1.csv: line 2, byte 2 of the line: 0xe9 is not UTF-8",
             id="not-utf8-csv",
         ),
     ],

@@ -177,3 +177,40 @@ def test_wrong_admin_token_stops_the_rollout_before_any_change(world: World, ser
     assert world.aliases() == {"champion": champion, "challenger": challenger}
     with world.registry() as registry:
         assert registry.clear_challenger() == challenger
+
+
+def _corrupt_artifact(world: World, version: str) -> None:
+    """Overwrite a registered version's model file in the artifact store with junk."""
+    # pylint: disable=import-outside-toplevel
+    from urllib.parse import urlparse
+
+    from mlflow import MlflowClient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = MlflowClient(tracking_uri=world.env["MLFLOW_TRACKING_URI"])
+        source = client.get_model_version("churn", version).source
+        logged = client.get_logged_model(source.removeprefix("models:/"))
+    files = list(Path(urlparse(logged.artifact_location).path).rglob("model.skops"))
+    assert files, logged.artifact_location
+    for path in files:
+        path.write_bytes(b"PK\x03\x04 corrupt")
+
+
+@pytest.mark.slow
+def test_an_unloadable_challenger_is_a_breach_and_a_fresh_service_serves_the_champion(
+    world: World, service: str, rows: list[dict[str, Any]]
+) -> None:
+    champion = world.aliases()["champion"]
+    challenger = world.register("good")
+    _corrupt_artifact(world, challenger)
+    with serving(world) as fresh:  # a new replica while the broken alias is set
+        described = _model(fresh)
+        assert described["champion"]["version"] == champion
+        assert described["challenger"] is None and described["challenger_error"]
+    code, output, traffic = _rollout(world, service, rows)
+    assert code == 9, output
+    assert f"challenger version {challenger} cannot be loaded" in output
+    assert "Traceback" not in output
+    _assert_rolled_back(world, service, champion, challenger)
+    assert not [key for key in traffic.answered if key[0] >= 500]

@@ -102,7 +102,10 @@ def test_single_record_answer_names_model_version_and_role(
 @pytest.mark.parametrize(
     ("change", "field", "kind"),
     [
-        ({"age": "old"}, ["body", "age"], "float_parsing"),
+        # Strict types: a string is not a number (not even "42"), nor a boolean.
+        ({"age": "old"}, ["body", "age"], "float_type"),
+        ({"age": "42"}, ["body", "age"], "float_type"),
+        ({"age": True}, ["body", "age"], "float_type"),
         ({"agee": 3}, ["body", "agee"], "extra_forbidden"),
         ({"contract": 7}, ["body", "contract"], "string_type"),
         ({"monthly_charges": 1e300}, ["body", "monthly_charges"], "less_than_equal"),

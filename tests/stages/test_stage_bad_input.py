@@ -237,3 +237,60 @@ def test_evaluate_refuses_a_holdout_with_a_single_class(
     assert len(lines) == 1
     assert "held-out rows hold a single class" in lines[0]
     assert not Path("artifacts/eval").exists()
+    # split.stratify is already true here: the advice must not be to set it.
+    assert "split.stratify" not in lines[0]
+
+
+def test_a_duplicate_key_in_params_is_an_error_naming_the_key_and_lines(
+    in_project: Path, churn: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data(churn)
+    text = Path("params.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("split:"))
+    lines.insert(at + 1, "  test_size: 0.5")
+    Path("params.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = at + 2
+    second = first + next(
+        i for i, line in enumerate(lines[at + 2 :], start=1) if "test_size" in line
+    )
+    message = fails(split.main, capsys, code=2)
+    assert message == [
+        f"mlship split: error: params.yaml: line {second}: duplicate key 'test_size' "
+        f"(first on line {first})"
+    ]
+    assert outputs(in_project) == set()
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_a_test_split_too_small_for_every_class_fails_at_split_with_the_right_advice(
+    in_project: Path,
+    churn: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
+    stratify: bool,
+) -> None:
+    write_data(churn)
+
+    def tiny_test_side(raw: dict[str, object]) -> None:
+        section: dict[str, object] = raw["split"]  # type: ignore[assignment]
+        section.update(test_size=0.0001, stratify=stratify)
+
+    edit_params(tiny_test_side)
+    lines = fails(split.main, capsys, code=2)
+    assert len(lines) == 1
+    assert "split.test_size=0.0001 holds 1 of 400 rows, fewer than the 2 classes" in lines[0]
+    assert "raise split.test_size to at least 0.005" in lines[0]
+    assert "stratify" not in lines[0]
+    assert outputs(in_project) == set()
+
+
+def test_a_non_utf8_byte_in_the_data_names_its_line(
+    in_project: Path, churn: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data(churn)
+    data = DATA.read_bytes().splitlines(keepends=True)
+    data[7] = data[7].replace(b",", b",\xfc", 1)
+    DATA.write_bytes(b"".join(data))
+    lines = fails(validate.main, capsys, code=3)
+    assert len(lines) == 1
+    assert f"{DATA}: line 8, byte" in lines[0] and "0xfc is not UTF-8" in lines[0]

@@ -40,11 +40,28 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: data file is empty")
     try:
         frame = reader(path)
+    except UnicodeDecodeError as error:
+        raise DataError(_not_utf8(path, error)) from None
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise DataError(f"{path}: cannot parse: {error}") from None
     if frame.empty:
         raise DataError(f"{path}: data file has a header but no rows")
     return frame
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
+    """Where a text file stops being UTF-8: the reader's offset is within a chunk, not the file."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                byte = line[bad.start : bad.start + 1].hex()
+                return (
+                    f"{path}: line {number}, byte {bad.start + 1} of the line: 0x{byte} is "
+                    "not UTF-8; save the file as UTF-8"
+                )
+    return f"{path}: not UTF-8 text ({error.reason}); save the file as UTF-8"
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

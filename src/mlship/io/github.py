@@ -7,19 +7,13 @@ from typing import Any
 
 import httpx
 
-from mlship.errors import MlshipError
+from mlship.errors import GitHubError
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # GitHub rejects issue and pull-request bodies over 65,536 characters.
 MAX_BODY = 65_000
-
-
-class GitHubError(MlshipError):
-    """A GitHub API call failed or GitHub's environment is incomplete."""
-
-    exit_code = 8
 
 
 def _trim(body: str) -> str:

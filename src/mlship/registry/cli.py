@@ -14,7 +14,7 @@ from tabulate import tabulate
 from mlship.config import Params
 from mlship.registry.core import Registry, VersionRow
 from mlship.stages import run_main, stage_parser
-from mlship.tracking import tracking_uri
+from mlship.tracking import mlflow_errors, tracking_uri
 
 
 def connect(params: Params) -> Registry:
@@ -62,6 +62,11 @@ def history_lines(registry: Registry) -> list[str]:
 
 
 def _run(params: Params, args: argparse.Namespace) -> None:
+    with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
+        _act(params, args)
+
+
+def _act(params: Params, args: argparse.Namespace) -> None:
     registry = connect(params)
     if args.action == "register":
         run_id = args.run_id or registry.latest_run_id(params.tracking.experiment)

@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from mlship.config import DEFAULT_PARAMS, Params
 from mlship.registry.cli import connect
-from mlship.rollout.controller import Controller, RolledBack, RolloutError, ServiceClient
+from mlship.errors import RolledBack, RolloutError
+from mlship.rollout.controller import Controller, ServiceClient
 from mlship.stages import run_main
+from mlship.tracking import mlflow_errors, tracking_uri
 
 URL_ENV = "MLSHIP_DEPLOY_URL"
 # The name of the variable holding the token, not a token.
@@ -87,15 +89,16 @@ def _run(params: Params, args: argparse.Namespace) -> None:
         raise RolloutError(f"no admin token: set {TOKEN_ENV}")
     service = ServiceClient(url, token)
     try:
-        controller = Controller(params, connect(params), service)
-        if args.action == "abort":
-            cleared = controller.abort()
-            print(f"aborted: champion only; challenger {cleared or 'none'} cleared")
-            return
-        if args.action == "revert":
-            controller.revert()
-            return
-        result = controller.run()
+        with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
+            controller = Controller(params, connect(params), service)
+            if args.action == "abort":
+                cleared = controller.abort()
+                print(f"aborted: champion only; challenger {cleared or 'none'} cleared")
+                return
+            if args.action == "revert":
+                controller.revert()
+                return
+            result = controller.run()
     finally:
         service.close()
     if result.decision == "rolled_back":

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from mlship.config import Params, RolloutParams
-from mlship.errors import MlshipError
+from mlship.errors import MlshipError, RolloutError
 from mlship.registry.core import CHALLENGER, CHAMPION, Registry
 from mlship.rollout.observe import (
     MetricNames,
@@ -26,22 +26,11 @@ from mlship.rollout.observe import (
     parse_metrics,
     prediction_psi,
 )
+from mlship.serving.traffic import FAILED_ROLE_HEADER
 from mlship.tracking import tracking_uri
 
 Decision = Literal["promoted", "rolled_back"]
 _POLL_SECONDS = 0.25
-
-
-class RolloutError(MlshipError):
-    """The rollout could not run: no challenger, service unreachable or refusing, bad answer."""
-
-    exit_code = 8
-
-
-class RolledBack(MlshipError):
-    """The challenger breached the policy and was rolled back; the champion still serves."""
-
-    exit_code = 9
 
 
 @dataclass
@@ -121,15 +110,44 @@ def judge(challenger: RoleFigures, champion: RoleFigures, policy: RolloutParams)
     return breaches
 
 
-class ServiceClient:
-    """The service's ops and admin endpoints."""
+class ServiceRefused(RolloutError):
+    """The service answered an error status."""
 
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, message: str, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.status = response.status_code
+        self.failed_role = response.headers.get(FAILED_ROLE_HEADER)
+
+
+# Answers worth asking again: the service (or a proxy before it) is restarting or overloaded.
+_TRANSIENT = frozenset({502, 503, 504})
+
+
+class ServiceClient:
+    """The service's ops and admin endpoints.
+
+    Reads (GET) are retried on a transport error or a 502/503/504, `retries` times with
+    doubling pauses from `backoff` seconds (1 + 2 s by default); a POST is sent once, since
+    repeating a traffic change or a reload that may have happened is not safe to assume.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 1.0,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise RolloutError(f"service URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
         self.http = httpx.Client(
-            base_url=self.url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Authorization": f"Bearer {token}"},
         )
 
     def close(self) -> None:
@@ -137,17 +155,28 @@ class ServiceClient:
         self.http.close()
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, json=body)
-        except httpx.HTTPError as error:
-            raise RolloutError(f"{method} {self.url}{path}: {error}") from None
+        attempts = 1 + (self.retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            last = attempt == attempts - 1
+            try:
+                response = self.http.request(method, path, json=body)
+            except httpx.HTTPError as error:
+                if last:
+                    raise RolloutError(f"{method} {self.url}{path}: {error}") from None
+                continue
+            if response.status_code in _TRANSIENT and not last:
+                continue
+            break
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise RolloutError(
-                f"{method} {self.url}{path}: HTTP {response.status_code}: {str(detail)[:300]}"
+            raise ServiceRefused(
+                f"{method} {self.url}{path}: HTTP {response.status_code}: {str(detail)[:300]}",
+                response,
             )
         return response
 
@@ -214,8 +243,16 @@ class Controller:
             f"rollout of {self.registry.name}: challenger version {challenger} against champion "
             f"version {champion} at {self.service.url}, steps {list(self.policy.steps)}%"
         )
-        self._load(champion, challenger)
         with _MlflowRun(self.params, self.registry.name, champion, challenger) as record:
+            unloadable = self._load(champion, challenger)
+            if unloadable is not None:
+                # A challenger that cannot even load fails before any traffic: a breach.
+                reason = f"challenger version {challenger} cannot be loaded: {unloadable}"
+                self._reject(challenger)
+                record.unloadable()
+                record.finish("rolled_back", reason)
+                self.say(f"decision: ROLL BACK version {challenger}: {reason}")
+                return RolloutResult("rolled_back", champion, challenger, [], reason, record.run_id)
             try:
                 reports, breaches = self._steps(record)
             except MlshipError as error:
@@ -240,8 +277,14 @@ class Controller:
             self.say(f"decision: PROMOTE version {challenger} to champion ({reason})")
             return RolloutResult("promoted", challenger, challenger, reports, reason, record.run_id)
 
-    def _load(self, champion: str, challenger: str) -> None:
-        description = self.service.reload()
+    def _load(self, champion: str, challenger: str) -> str | None:
+        """Reload the service on the registry's two versions; why the challenger cannot load."""
+        try:
+            description = self.service.reload()
+        except ServiceRefused as error:
+            if error.status == 409 and error.failed_role == CHALLENGER:
+                return str(error)
+            raise
         loaded = (_loaded_version(description, CHAMPION), _loaded_version(description, CHALLENGER))
         if loaded != (champion, challenger):
             raise RolloutError(
@@ -251,6 +294,7 @@ class Controller:
                 f"MLSHIP_CHALLENGER=models:/{self.registry.name}@challenger"
             )
         self.say(f"service reloaded: champion {champion}, challenger {challenger}")
+        return None
 
     def _steps(self, record: _MlflowRun) -> tuple[list[StepReport], list[str]]:
         reports: list[StepReport] = []
@@ -384,6 +428,12 @@ class _MlflowRun:
 
         values = {k: v for k, v in report.metrics().items() if math.isfinite(v)}
         mlflow.log_metrics(values, step=report.step)
+
+    def unloadable(self) -> None:
+        """Log a breach before any step: the challenger could not be loaded."""
+        import mlflow  # pylint: disable=import-outside-toplevel
+
+        mlflow.log_metrics({"breached": 1.0, "challenger_loaded": 0.0}, step=0)
 
     def finish(self, decision: Decision, reason: str) -> None:
         """Record the decision."""

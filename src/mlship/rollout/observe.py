@@ -8,13 +8,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlship.errors import MlshipError
-
-
-class MetricsError(MlshipError):
-    """The service's /metrics page lacks what the rollout controller needs."""
-
-    exit_code = 8
+from mlship.errors import MetricsError
 
 
 @dataclass(frozen=True)

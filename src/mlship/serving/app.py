@@ -17,20 +17,26 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
-from mlship.errors import MlshipError
+from mlship.errors import MlshipError, ModelError
 from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.batching import Batcher
-from mlship.serving.loading import Result, ServedModel, load_models
+from mlship.serving.loading import Loaded, LoadFailed, Result, ServedModel, load_models
 from mlship.serving.metrics import ServiceMetrics
-from mlship.serving.middleware import HttpMetrics
+from mlship.serving.middleware import BodyLimit, HttpMetrics
+from mlship.serving.problems import (
+    StrictJSONRoute,
+    error_responses,
+    http_error,
+    internal_error,
+    invalid_request,
+)
 from mlship.serving.schema import (
     BatchPrediction,
     RequestModels,
@@ -38,12 +44,11 @@ from mlship.serving.schema import (
     request_models,
 )
 from mlship.serving.settings import ServeSettings, TrafficMode
-from mlship.serving.traffic import Role, Route, TrafficPolicy
+from mlship.serving.traffic import FAILED_ROLE_HEADER, Role, Route, TrafficPolicy
 
 log = logging.getLogger("mlship.serving")
 
 _DRAIN_SECONDS = 5.0
-Models = tuple[ServedModel, ServedModel | None]
 
 
 @dataclass
@@ -76,26 +81,31 @@ class Slot:
 class TrafficUpdate(BaseModel):
     """A new traffic split."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: `true` is not a number, "1" not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     mode: TrafficMode
     canary_weight: float = Field(0.0, ge=0.0, le=100.0, description="percent, for mode canary")
 
 
+# No control characters (a NUL made the path unusable): in the schema, so clients see it.
+Source = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+
+
 class ReloadRequest(BaseModel):
     """Model sources to (re)load; omitted fields keep the current source."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    champion: str | None = Field(None, max_length=500)
-    challenger: str | None = Field(None, max_length=500)
+    champion: Source | None = None
+    challenger: Source | None = None
     drop_challenger: bool = Field(False, description="unload the challenger, traffic to champion")
 
 
-class Service:
+class Service:  # pylint: disable=too-many-instance-attributes  # the app's one state holder
     """Everything a request needs; one per app."""
 
-    def __init__(self, settings: ServeSettings, preloaded: Models | None = None) -> None:
+    def __init__(self, settings: ServeSettings, preloaded: Loaded | None = None) -> None:
         self.settings = settings
         # Models `mlship serve` loaded before starting, so a bad source fails in one line.
         self.preloaded = preloaded
@@ -104,6 +114,8 @@ class Service:
         self.policy = TrafficPolicy(settings.traffic, settings.canary_weight)
         self.champion: Slot | None = None
         self.challenger: Slot | None = None
+        # Why the challenger source gave no model when the service started (None: it did).
+        self.challenger_error: str | None = None
         self.metrics: ServiceMetrics | None = None
         self.models: RequestModels | None = None
         # Live recording for `mlship monitor` (MLSHIP_RECORD_*); None when disabled.
@@ -125,19 +137,47 @@ class Service:
         batcher.start()
         return Slot(batcher, role, datetime.now(UTC).isoformat(timespec="seconds"))
 
-    async def load(self) -> None:
-        """Load both sources off the event loop (or take the preloaded pair), swap them in."""
-        if self.preloaded is not None:
-            (champion, challenger), self.preloaded = self.preloaded, None
-        else:
-            champion, challenger = await asyncio.to_thread(
-                load_models, self.champion_source, self.challenger_source, self.settings.mlflow_dir
+    async def start(self) -> None:
+        """Load the configured sources (or take preloaded ones), leaving out a bad challenger."""
+        loaded, self.preloaded = self.preloaded, None
+        if loaded is None:
+            loaded = await asyncio.to_thread(
+                load_models,
+                self.champion_source,
+                self.challenger_source,
+                self.settings.mlflow_dir,
+                True,
             )
-        if (
-            self.champion is not None
-            and champion.feature_schema != self.champion.model.feature_schema
-        ):
-            raise MlshipError("the new champion takes other features; restart the service")
+        if loaded.challenger_error:
+            log.warning(
+                "challenger not loaded, serving the champion alone: %s", loaded.challenger_error
+            )
+        self._swap(loaded)
+
+    async def load(self, champion_source: str, challenger_source: str | None) -> None:
+        """Load both sources off the event loop and swap them in, or change nothing.
+
+        The sources are kept only once their models loaded, so a later reload without a body
+        uses the last sources that worked.
+        """
+        loaded = await asyncio.to_thread(
+            load_models, champion_source, challenger_source, self.settings.mlflow_dir
+        )
+        current = self.champion
+        if current is not None and loaded.champion.feature_schema != current.model.feature_schema:
+            raise LoadFailed(
+                "champion",
+                ModelError(
+                    f"champion {champion_source} takes other features than the served one; "
+                    "restart the service"
+                ),
+            )
+        self._swap(loaded)
+        self.champion_source, self.challenger_source = champion_source, challenger_source
+
+    def _swap(self, loaded: Loaded) -> None:
+        champion, challenger = loaded.champion, loaded.challenger
+        self.challenger_error = loaded.challenger_error
         old = [self.champion, self.challenger]
         self.champion = self._slot(champion, "champion")
         self.challenger = self._slot(challenger, "challenger") if challenger else None
@@ -200,6 +240,7 @@ class Service:
         return {
             "champion": self.champion.describe() if self.champion else None,
             "challenger": self.challenger.describe() if self.challenger else None,
+            "challenger_error": self.challenger_error,
             "traffic": {
                 "mode": self.policy.mode,
                 "canary_weight": self.policy.canary_weight,
@@ -245,9 +286,9 @@ class Service:
             return
         try:
             await self.score(slot, columns, rows)
-        except Exception:  # pylint: disable=broad-exception-caught
+        except Exception as error:  # pylint: disable=broad-exception-caught
             # Counted in mlship_predict_errors by score(); a shadow never fails the request.
-            log.exception("shadow challenger %s failed", slot.model.version)
+            log.error("shadow challenger %s failed: %.300r", slot.model.version, error)
 
     async def predict(
         self, records: list[BaseModel], key: str | None
@@ -267,8 +308,9 @@ class Service:
             task.add_done_callback(self.background.discard)
         try:
             result = await self.score(slot, columns, len(rows))
-        except Exception:
-            log.exception("model %s failed to predict", slot.model.version)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            # One line, not a traceback: an erroring model would otherwise flood the log.
+            log.error("model %s failed to predict: %.300r", slot.model.version, error)
             raise HTTPException(
                 500, f"model version {slot.model.version} failed to predict"
             ) from None
@@ -304,7 +346,9 @@ def require_admin(
         )
     token = service.settings.admin_token
     expected = token.get_secret_value() if token is not None else ""
-    if not expected or not secrets.compare_digest(credentials.credentials, expected):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a client's `Bearer é`).
+    given = credentials.credentials.encode("utf-8", "surrogateescape")
+    if not expected or not secrets.compare_digest(given, expected.encode("utf-8")):
         raise HTTPException(403, "invalid admin token")
 
 
@@ -328,13 +372,13 @@ def _item(result: Result, index: int) -> dict[str, Any]:
 
 def predict_router(models: RequestModels) -> APIRouter:
     """The /predict route, its body typed by the served model's features."""
-    router = APIRouter(tags=["predict"])
+    router = APIRouter(tags=["predict"], route_class=StrictJSONRoute)
     body_type: Any = models.body
 
     @router.post(
         "/predict",
         response_model=SinglePrediction | BatchPrediction,
-        responses={413: {"description": "body too large"}, 503: {"description": "not ready"}},
+        responses=error_responses(400, 413, 422, 500, 503),
     )
     async def predict(
         payload: Annotated[body_type, Body()],
@@ -354,14 +398,20 @@ def predict_router(models: RequestModels) -> APIRouter:
 
 
 def _base_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=StrictJSONRoute)
 
     @router.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @router.get("/ready", tags=["ops"], responses={503: {"description": "not ready"}})
+    # Load balancers and uptime probes check liveness with HEAD.
+    @router.head("/health", tags=["ops"], response_class=Response)
+    async def health_head() -> Response:
+        """Liveness without a body."""
+        return Response(media_type="application/json")
+
+    @router.get("/ready", tags=["ops"], responses=error_responses(503))
     async def ready(service: ServiceDep) -> Response:
         """Readiness: the champion is loaded and can predict."""
         if service.champion is None:
@@ -388,35 +438,41 @@ def _base_router() -> APIRouter:
             body += service.recorder.gauges()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @router.post(
-        "/admin/traffic", tags=["admin"], responses={409: {"description": "no challenger"}}
-    )
+    admin_errors = error_responses(400, 401, 403, 409, 413, 422)
+
+    @router.post("/admin/traffic", tags=["admin"], responses=admin_errors)
     async def traffic(update: TrafficUpdate, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
         """Change the traffic split (admin token)."""
         service.set_traffic(update)
         return service.describe()
 
-    @router.post("/admin/reload", tags=["admin"], responses={409: {"description": "not loaded"}})
+    @router.post("/admin/reload", tags=["admin"], responses=admin_errors)
     async def reload(
         service: ServiceDep,
         _: AdminDep,
         body: Annotated[ReloadRequest | None, Body()] = None,
     ) -> dict[str, Any]:
-        """Reload models from their sources, re-resolving registry aliases (admin token)."""
+        """Reload models from their sources, re-resolving registry aliases (admin token).
+
+        Either both models load and replace the served ones, or the answer is 409 and the
+        served models and their sources stay as they were.
+        """
         change = body or ReloadRequest()
         async with service.reload_lock:
-            before = (service.champion_source, service.challenger_source)
-            if change.champion:
-                service.champion_source = change.champion
-            if change.challenger:
-                service.challenger_source = change.challenger
+            champion = change.champion or service.champion_source
+            challenger = change.challenger or service.challenger_source
             if change.drop_challenger:
-                service.challenger_source = None
+                challenger = None
             try:
-                await service.load()
+                await service.load(champion, challenger)
             except MlshipError as error:
-                service.champion_source, service.challenger_source = before
-                raise HTTPException(409, f"reload failed, previous models kept: {error}") from None
+                log.warning("reload refused: %s", str(error)[:500])
+                role = error.role if isinstance(error, LoadFailed) else "champion"
+                raise HTTPException(
+                    409,
+                    f"reload failed, previous models kept: {error}",
+                    {FAILED_ROLE_HEADER: role},
+                ) from None
             if service.challenger is None and service.policy.mode != "champion":
                 service.set_traffic(TrafficUpdate(mode="champion"))
         return service.describe()
@@ -424,24 +480,7 @@ def _base_router() -> APIRouter:
     return router
 
 
-async def _invalid_request(_: Request, error: Exception) -> Response:
-    # The body is one record or a batch; drop that internal tag so `loc` names the field.
-    details = []
-    for item in error.errors() if isinstance(error, RequestValidationError) else []:
-        loc = list(item.get("loc", ()))
-        if loc[:1] == ["body"] and loc[1:2] in (["record"], ["batch"]):
-            del loc[1]
-        details.append({**item, "loc": loc})
-    # orjson writes a NaN or infinite input echoed back as null; the stdlib encoder raises.
-    return _json({"detail": jsonable_encoder(details)}, 422)
-
-
-async def _internal_error(_: Request, error: Exception) -> JSONResponse:
-    log.error("unhandled error: %r", error)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-
-def create_app(settings: ServeSettings | None = None, preloaded: Models | None = None) -> FastAPI:
+def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None = None) -> FastAPI:
     """Build the service; models load when the app starts (lifespan), unless preloaded."""
     config = settings or ServeSettings()
     service = Service(config, preloaded)
@@ -450,7 +489,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Models | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Unknown categories are expected in live traffic; the encoder handles them.
         warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
-        await service.load()
+        await service.start()
         champion = service.champion
         if champion is None:
             raise MlshipError("no champion loaded")
@@ -470,16 +509,17 @@ def create_app(settings: ServeSettings | None = None, preloaded: Models | None =
         version=__version__,
         description="Predictions from the champion model, with canary, shadow and A/B traffic.",
         lifespan=lifespan,
-        max_body_size=config.max_body_bytes,
     )
     app.state.service = service
     app.include_router(_base_router())
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _internal_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
 
     def count(method: str, path: str, status: int) -> None:
         if service.metrics is not None:
             service.metrics.http.labels(method, path, str(status)).inc()
 
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(HttpMetrics, count=count)
     return app

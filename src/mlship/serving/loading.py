@@ -8,17 +8,21 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlship.errors import ModelError, RegistryError
+from mlship.errors import MlshipError, ModelError, RegistryError
 from mlship.model.artifact import load_model
-from mlship.tracking import file_md5, tracking_uri
+from mlship.tracking import file_md5, mlflow_errors, tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^@/]+)@(?P<alias>[A-Za-z0-9_-]+)$")
+_TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,44 @@ class ServedModel:
         return Result(labels, [float(p) for p in proba.max(axis=1)], proba.tolist())
 
 
+def _names(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return f"{key} must be a list of strings, got {str(value)[:80]}"
+    return None
+
+
+def _meta_problems(meta: dict[str, Any]) -> list[str]:
+    problems = [
+        p for key in ("numeric", "categorical", "trusted_types") if (p := _names(meta, key))
+    ]
+    task = meta.get("task")
+    if task not in _TASKS:
+        problems.append(f"task must be one of {list(_TASKS)}, got {str(task)[:80]}")
+    elif task != "regression":
+        classes = meta.get("classes")
+        if not isinstance(classes, list) or len(classes) < 2:
+            problems.append(f"classes must list at least 2 labels, got {str(classes)[:80]}")
+        elif task == "binary":
+            index = meta.get("positive_index")
+            if isinstance(index, bool) or index not in range(len(classes)):
+                problems.append(f"positive_index must index classes, got {str(index)[:80]}")
+    return problems
+
+
 def _read_meta(path: Path) -> dict[str, Any]:
     try:
-        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        meta: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
         raise ModelError(f"{path}: cannot read model metadata: {error}") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{path}: model metadata is not a JSON object")
     missing = {"task", "numeric", "categorical", "trusted_types"} - set(meta)
     if missing:
         raise ModelError(f"{path}: model metadata lacks {sorted(missing)}")
+    problems = _meta_problems(meta)
+    if problems:
+        raise ModelError(f"{path}: invalid model metadata: {'; '.join(problems)}")
     return meta
 
 
@@ -105,13 +139,24 @@ def load_registered(
     """The version a registry alias points at; None when the alias is unset and not required."""
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
     from mlflow import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = tracking_uri(mlflow_dir)
+    with mlflow_errors(uri):
+        return _load_registered(
+            MlflowClient(tracking_uri=uri, registry_uri=uri), name, alias, required
+        )
+
+
+def _load_registered(
+    client: MlflowClient, name: str, alias: str, required: bool
+) -> ServedModel | None:
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
+    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     from mlship.registry.core import Registry
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    uri = tracking_uri(mlflow_dir)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = Registry(client, name).version_for(alias)
     if version is None:
         if required:
@@ -127,8 +172,6 @@ def load_registered(
             model_dir = Path(
                 client.download_artifacts(found.run_id, "mlship/model.json", temp)
             ).parent
-            import mlflow.artifacts
-
             downloaded = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(Path(temp) / "model")
             )
@@ -141,8 +184,23 @@ def load_registered(
     return ServedModel(pipeline, meta, f"models:/{name}@{alias}", str(version), alias)
 
 
+class LoadFailed(MlshipError):
+    """A model source could not be loaded; `role` says which, message and exit code the cause's."""
+
+    def __init__(self, role: str, cause: MlshipError) -> None:
+        super().__init__(str(cause))
+        self.role = role
+        self.exit_code = cause.exit_code
+
+
 def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedModel | None:
-    """A model from `models:/<name>@<alias>` or a directory path."""
+    """A model from `models:/<name>@<alias>` or a directory path.
+
+    Raises:
+        MlshipError: whatever stops the load, a corrupt artifact included.
+    """
+    if not source.isprintable():
+        raise ModelError("a model source holds no control characters")
     match = _ALIAS_URI.match(source)
     if match:
         return load_registered(match["name"], match["alias"], mlflow_dir, required)
@@ -151,19 +209,55 @@ def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedM
     return load_directory(Path(source))
 
 
+def _load_role(role: str, source: str, mlflow_dir: Path, required: bool) -> ServedModel | None:
+    try:
+        return load_source(source, mlflow_dir, required)
+    except MlshipError as error:
+        raise LoadFailed(role, error) from None
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        # A model file is foreign input: skops, numpy and scikit-learn raise what they like on
+        # a corrupt one. Whatever it is, it must stop this load with a message, not the server.
+        cause = ModelError(f"{source}: cannot load: {type(error).__name__}: {str(error)[:300]}")
+        raise LoadFailed(role, cause) from None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a load gave: the champion, the challenger, and why a challenger is missing."""
+
+    champion: ServedModel
+    challenger: ServedModel | None = None
+    challenger_error: str | None = None
+
+
 def load_models(
-    champion_source: str, challenger_source: str | None, mlflow_dir: Path
-) -> tuple[ServedModel, ServedModel | None]:
-    """The champion and the optional challenger; both must take the same features."""
-    champion = load_source(champion_source, mlflow_dir)
+    champion_source: str,
+    challenger_source: str | None,
+    mlflow_dir: Path,
+    challenger_optional: bool = False,
+) -> Loaded:
+    """The champion and the optional challenger; both must take the same features.
+
+    With `challenger_optional` (a service starting), a challenger that cannot load leaves the
+    champion serving alone and its reason in `challenger_error`; otherwise it fails the load.
+    """
+    champion = _load_role("champion", champion_source, mlflow_dir, required=True)
     if champion is None:
         raise ModelError(f"no champion at {champion_source}")
-    challenger = None
-    if challenger_source:
-        challenger = load_source(challenger_source, mlflow_dir, required=False)
-    if challenger is not None and challenger.feature_schema != champion.feature_schema:
-        raise ModelError(
-            f"challenger {challenger.source} has other features than the champion "
-            f"{champion.source}; both must take the same input"
-        )
-    return champion, challenger
+    if not challenger_source:
+        return Loaded(champion)
+    try:
+        challenger = _load_role("challenger", challenger_source, mlflow_dir, required=False)
+        if challenger is not None and challenger.feature_schema != champion.feature_schema:
+            raise LoadFailed(
+                "challenger",
+                ModelError(
+                    f"challenger {challenger.source} has other features than the champion "
+                    f"{champion.source}; both must take the same input"
+                ),
+            )
+    except LoadFailed as error:
+        if not challenger_optional:
+            raise
+        return Loaded(champion, None, str(error))
+    return Loaded(champion, challenger)

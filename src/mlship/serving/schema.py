@@ -66,14 +66,16 @@ def request_models(meta: dict[str, Any], max_batch: int) -> RequestModels:
     examples = meta.get("input_example") or []
     fields: dict[str, Any] = {name: (number, ...) for name in meta["numeric"]}
     fields.update({name: (text, ...) for name in meta["categorical"]})
+    # strict: `true` is not the number 1 (lax pydantic would score it as 1.0).
     config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": examples[:1]} if examples else None,
     )
     record = create_model("Record", __config__=config, **fields)
     batch = create_model(
         "Batch",
-        __config__=ConfigDict(extra="forbid"),
+        __config__=ConfigDict(extra="forbid", strict=True),
         records=(list[record], Field(min_length=1, max_length=max_batch)),
     )
     body = Annotated[

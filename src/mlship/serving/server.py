@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from mlship.errors import ExitCode
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; settings come from MLSHIP_* variables, options override."""
@@ -39,30 +41,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = ServeSettings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        print(f"mlship serve: error: MLSHIP_{name.upper()}: {first['msg']}", file=sys.stderr)
-        return 2
+        name = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        # A check across settings has no loc; its message names the variables itself.
+        where = f"MLSHIP_{name.upper()}: " if name else ""
+        print(f"mlship serve: error: {where}{message}", file=sys.stderr)
+        return int(ExitCode.PARAMS)
     # Read by OpenMP when it loads: one pool size per model worker (threadpoolctl also sets it).
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.threads))
 
-    import uvicorn
-
     from mlship.errors import MlshipError
     from mlship.serving.app import create_app
+    from mlship.serving.limits import run_server
     from mlship.serving.loading import load_models
 
     try:
-        models = load_models(settings.champion, settings.challenger, settings.mlflow_dir)
+        models = load_models(
+            settings.champion, settings.challenger, settings.mlflow_dir, challenger_optional=True
+        )
+        if models.challenger_error:
+            print(
+                f"mlship serve: warning: challenger not loaded, serving the champion alone: "
+                f"{models.challenger_error}",
+                file=sys.stderr,
+            )
+        run_server(create_app(settings, models), settings, args.log_level)
     except MlshipError as error:
         print(f"mlship serve: error: {error}", file=sys.stderr)
         return error.exit_code
-    uvicorn.run(
-        create_app(settings, models),
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        access_log=False,
-    )
     return 0
 
 

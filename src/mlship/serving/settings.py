@@ -38,11 +38,22 @@ class ServeSettings(BaseSettings):
     mlflow_dir: Path = Path("mlruns")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    read_timeout: float = Field(
+        10.0, gt=0.0, le=3600.0, description="seconds for a request's headers and body to arrive"
+    )
+    keep_alive_timeout: int = Field(5, ge=1, le=3600, description="idle seconds between requests")
+    max_connections: int = Field(
+        1000, ge=1, description="connections and requests in progress at once; more get 503"
+    )
+    max_header_bytes: int = Field(16_384, ge=1024, description="request line and headers (h11)")
 
     @model_validator(mode="after")
     def _check_traffic(self) -> ServeSettings:
         if self.traffic != "champion" and not self.challenger:
-            raise ValueError(f"traffic {self.traffic!r} needs MLSHIP_CHALLENGER")
+            raise ValueError(
+                f"MLSHIP_TRAFFIC={self.traffic} needs a challenger: set MLSHIP_CHALLENGER "
+                "(or MLSHIP_TRAFFIC=champion)"
+            )
         return self
 
 

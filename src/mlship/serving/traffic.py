@@ -10,6 +10,9 @@ from typing import Literal
 from mlship.serving.settings import TrafficMode
 
 Role = Literal["champion", "challenger"]
+# Names the model a refused /admin/reload could not load (a Role): the rollout controller
+# counts an unloadable challenger as a breach and an unloadable champion as an error.
+FAILED_ROLE_HEADER = "X-Mlship-Failed-Role"
 
 
 def bucket(key: str) -> float:

@@ -17,13 +17,14 @@ from threadpoolctl import threadpool_limits
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
 from mlship.errors import DataError, ModelError
-from mlship.files import write_json
+from mlship.files import StagedOutputs, write_json
 from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import compute_metrics
 from mlship.model.plots import evaluation_plots, importance_plot
 from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
 from mlship.data.io import write_table
 from mlship.stages import run_main, stage_parser
+from mlship.tracking import check_tracking, log_run
 
 _SCORING = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
 
@@ -62,6 +63,8 @@ def _auc(pipeline: Any, features: pd.DataFrame, y_true: pd.Series, labels: Label
 
 def run(params: Params) -> dict[str, float]:
     """Score the held-out rows; write metrics, predictions, plots; log the MLflow run."""
+    if params.tracking.enabled:
+        check_tracking(params)  # an unreachable server fails in seconds, not after the work
     with threadpool_limits(limits=params.train.threads):
         return _evaluate(params)
 
@@ -81,48 +84,56 @@ def _evaluate(params: Params) -> dict[str, float]:
     labels = Labels.from_model(pipeline, data)
     y_true = encode_target(test[data.target], labels, data.task)
     if data.task == "binary" and len(set(y_true.tolist())) < 2:
+        advice = (
+            "raise split.test_size or add rows of the missing class"
+            if params.split.stratify
+            else "set split.stratify: true, raise split.test_size or add data"
+        )
         raise DataError(
             f"{paths.split_dir / 'test.parquet'}: the held-out rows hold a single class, so "
-            "ROC AUC is undefined; use split.stratify: true or more data"
+            f"ROC AUC is undefined; {advice}"
         )
     scores = predict_scores(pipeline, test[data.features], labels, data.task)
     metrics = compute_metrics(data.task, y_true, scores, params.evaluate.threshold)
 
-    write_table(
-        predictions_frame(test["__id__"], y_true, scores, data.task),
-        paths.eval_dir / "predictions.csv",
-    )
-    write_json(
-        paths.eval_dir / "holdout.json",
-        {
-            "rows": len(test),
-            "rows_hash": rows_hash(test, ["__id__", data.target]),
-            "task": data.task,
-        },
-    )
-    write_json(paths.metrics, {key: round(value, 6) for key, value in metrics.items()})
-    evaluation_plots(
-        paths.plots_dir,
-        data.task,
-        y_true,
-        scores,
-        [str(c) for c in labels.classes],
-        params.evaluate.threshold,
-    )
-    importance_plot(paths.plots_dir, importance(pipeline, test, params))
-    print(json.dumps(metrics, indent=2, sort_keys=True))
-    if params.tracking.enabled:
-        from mlship.tracking import log_run  # pylint: disable=import-outside-toplevel
-
-        run_id = log_run(
-            params,
-            metrics,
-            paths.model_dir / "model.skops",
-            meta,
-            test[data.features].head(5),
-            paths.plots_dir,
+    # Outputs are staged and published only once the MLflow run is logged: a stage that fails
+    # to log leaves the previous metrics, predictions and plots as they were.
+    with StagedOutputs() as staged:
+        eval_dir, plots_dir = staged.directory(paths.eval_dir), staged.directory(paths.plots_dir)
+        write_table(
+            predictions_frame(test["__id__"], y_true, scores, data.task),
+            eval_dir / "predictions.csv",
         )
-        print(f"MLflow run {run_id}")
+        write_json(
+            eval_dir / "holdout.json",
+            {
+                "rows": len(test),
+                "rows_hash": rows_hash(test, ["__id__", data.target]),
+                "task": data.task,
+            },
+        )
+        evaluation_plots(
+            plots_dir,
+            data.task,
+            y_true,
+            scores,
+            [str(c) for c in labels.classes],
+            params.evaluate.threshold,
+        )
+        importance_plot(plots_dir, importance(pipeline, test, params))
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+        if params.tracking.enabled:
+            run_id = log_run(
+                params,
+                metrics,
+                paths.model_dir / "model.skops",
+                meta,
+                test[data.features].head(5),
+                plots_dir,
+            )
+            print(f"MLflow run {run_id}")
+        staged.publish()
+    write_json(paths.metrics, {key: round(value, 6) for key, value in metrics.items()})
     return metrics
 
 

@@ -1,0 +1,110 @@
+"""Server-side limits of `mlship serve`: slow and idle clients are closed, a taken port is named."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from serving_helpers import live_service
+
+from mlship.config import Params
+from mlship.errors import ExitCode
+from mlship.serving import server
+
+
+@pytest.fixture(name="model_dir")
+def _model_dir(trained_project: tuple[Path, Params]) -> Path:
+    root, params = trained_project
+    return root / params.paths.model_dir
+
+
+def test_a_port_in_use_is_its_own_error_and_exit_code(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = server.main(["--port", str(port), "--champion", str(model_dir)])
+    assert code == ExitCode.ADDRESS_IN_USE == 12
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"mlship serve: error: 127.0.0.1:{port} is already in use by another process; stop it "
+        "or choose another port (MLSHIP_PORT or --port)"
+    ]
+
+
+def test_canary_traffic_without_a_challenger_names_the_settings_to_change(
+    model_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLSHIP_TRAFFIC", "canary")
+    assert server.main(["--champion", str(model_dir)]) == ExitCode.PARAMS
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "mlship serve: error: MLSHIP_TRAFFIC=canary needs a challenger: set MLSHIP_CHALLENGER "
+        "(or MLSHIP_TRAFFIC=champion)"
+    ]
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bytes:
+    """Everything the server sent until it closed the connection (fails if it never does)."""
+    sock.settimeout(seconds)
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            pytest.fail(f"connection still open after {seconds}s; got {received!r}")
+        if not chunk:
+            return received
+        received += chunk
+
+
+@pytest.mark.slow
+def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        "MLSHIP_CHAMPION": str(model_dir),
+        "MLSHIP_READ_TIMEOUT": "1",
+        "MLSHIP_KEEP_ALIVE_TIMEOUT": "5",  # longer: the read deadline is what closes these
+    }
+    with live_service(env, tmp_path) as url:
+        port = int(url.rsplit(":", 1)[1])
+        request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        sends = {
+            "idle": b"",
+            "partial headers": b"GET /health HTTP/1.1\r\nHost: x\r\n",
+            "short body": b"POST /predict HTTP/1.1\r\nHost: x\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"age"',
+            "partial second request": request + b"GET /health HTTP/1.1\r\nHo",
+        }
+        clients = {}
+        started = time.monotonic()
+        for name, data in sends.items():
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(data)
+            clients[name] = sock
+        for name, sock in clients.items():
+            with sock:
+                answer = _closed_within(sock, 10)
+            if name != "idle":
+                assert b"408 Request Timeout" in answer, (name, answer)
+        assert time.monotonic() - started < 10
+        # A trickle of header bytes does not extend the deadline.
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            began = time.monotonic()
+            try:
+                for byte in b"GET /health HTTP/1.1\r\nHost: x\r\n":
+                    sock.sendall(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                pass  # closed while trickling: what the deadline is for
+            _closed_within(sock, 10)
+            assert time.monotonic() - began < 5
+        # A whole request is answered, however long the app takes after it arrived.
+        assert httpx.get(f"{url}/health").status_code == 200
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request)
+            assert b"200 OK" in sock.recv(4096)
