@@ -15,7 +15,6 @@ from mlship.io.github import GitHub
 from mlship.monitoring.recorder import Recorder, RecordSettings
 
 
-
 @pytest.fixture(name="project")
 def _project(
     trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
