@@ -25,24 +25,20 @@ help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
-# Installs come from locks with a hash for every file (requirements/README.md): uv installs them,
-# itself installed by pip from requirements/uv.txt. Without GROUPS, `make install` and every target
-# use the whole developer environment (requirements-dev.txt). With GROUPS (each CI job sets it),
-# `make install` installs only those groups and each target installs just the groups it needs.
+# Installs come from locks with a hash for every file, compiled from requirements/*.in by
+# `make lock`: uv installs them, itself installed by pip from requirements/uv.txt. Without GROUPS,
+# `make install` and every target use the whole developer environment (requirements-dev.txt). With
+# GROUPS (each CI job sets it), `make install` installs only those groups and each target installs
+# just the groups it needs.
 UV := $(BIN)/uv
-UV_INSTALL := $(UV) pip install --python $(BIN)/python --require-hashes
+UV_INSTALL := $(UV) pip install --python $(BIN)/python --require-hashes --quiet
 # uv trusts the machine's CA store, as pip does (a proxy's CA may live only there).
 export UV_SYSTEM_CERTS ?= 1
 GROUPS ?=
-# Each group and the locks it installs; `runtime` also installs this package (editable).
-LOCKS_runtime := requirements.txt
-LOCKS_format := requirements/format.txt
-LOCKS_lint := requirements/lint.txt
-LOCKS_security := requirements/security.txt
-LOCKS_test := requirements/test.txt
-LOCKS_workflow-lint := requirements/workflow-lint.txt
 ALL_GROUPS := runtime format lint security test workflow-lint
 $(if $(filter-out $(ALL_GROUPS),$(GROUPS)),$(error GROUPS: unknown group '$(filter-out $(ALL_GROUPS),$(GROUPS))'; known: $(ALL_GROUPS)))
+# A group's lock; `runtime` (requirements.txt) also installs this package, editable.
+group_lock = $(if $(filter runtime,$(1)),requirements.txt,requirements/$(1).txt)
 # A target's install prerequisite: the developer environment, or with GROUPS set the named groups.
 needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTALLED))
 
@@ -50,18 +46,23 @@ define bootstrap_uv
 test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
 endef
+# On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
+# built from source, as downloading the others is faster than restoring them.
+prune_uv_cache = $(if $(GITHUB_ACTIONS),$(UV) cache prune --ci --quiet)
 
 $(INSTALLED): requirements/uv.txt requirements-dev.txt pyproject.toml
 	$(bootstrap_uv)
-	$(UV_INSTALL) --quiet -r requirements-dev.txt
+	$(UV_INSTALL) -r requirements-dev.txt
 	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(prune_uv_cache)
 	touch $@
 
 .SECONDEXPANSION:
-$(VENV)/.installed-%: requirements/uv.txt $$(LOCKS_$$*) $$(if $$(filter runtime,$$*),pyproject.toml)
+$(VENV)/.installed-%: requirements/uv.txt $$(call group_lock,$$*) $$(if $$(filter runtime,$$*),pyproject.toml)
 	$(bootstrap_uv)
-	$(UV_INSTALL) --quiet $(addprefix -r ,$(LOCKS_$*))
+	$(UV_INSTALL) -r $(call group_lock,$*)
 	$(if $(filter runtime,$*),$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .)
+	$(prune_uv_cache)
 	touch $@
 
 install: $(call needs,$(GROUPS)) ## Create .venv from the locks: everything, or only GROUPS="format lint ..." (CI jobs)
