@@ -76,9 +76,8 @@ lock: ## Regenerate every lock from requirements/*.in (UPGRADE=1 to upgrade ever
 	$(LOCK) requirements/runtime.in --output-file=requirements.txt
 	$(LOCK) requirements/dev.in --output-file=requirements-dev.txt
 	$(LOCK) requirements/serve.in --output-file=requirements/serve.txt
-	for group in $(filter-out runtime,$(ALL_GROUPS)); do \
-		$(LOCK) requirements/$$group.in --constraint requirements-dev.txt --output-file=requirements/$$group.txt; \
-	done
+	$(foreach group,$(filter-out runtime,$(ALL_GROUPS)),$(LOCK) requirements/$(group).in \
+		--constraint requirements-dev.txt --output-file=requirements/$(group).txt;)
 
 format: $(call needs,format) ## Reformat the code with black
 	$(BIN)/black src tests tools benchmarks

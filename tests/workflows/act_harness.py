@@ -70,8 +70,8 @@ def install_groups() -> list[str]:
 def make_act_venv(dest: Path) -> Path:
     """A virtualenv that reuses this session's installed packages and console scripts.
 
-    The Makefile's VENV points at it, with its install markers dated in the future, so no job installs
-    anything; the packages come from the running virtualenv through a .pth file, and each
+    The Makefile's VENV points at it, with its install markers dated in the future, so no job
+    installs anything; the packages come from the running virtualenv through a .pth file, and each
     console script is a wrapper that runs it with this interpreter.
     """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
