@@ -15,13 +15,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /build
 RUN python -m venv /opt/mlship
-# This layer is reused until requirements.txt changes. Only what serving imports is installed
-# (DVC, the MLflow server and plotting stay out: a third of the size), each at the exact version
-# requirements.txt pins, which is the full closure, so nothing floats.
-COPY requirements.txt ./
-RUN /opt/mlship/bin/pip install --constraint requirements.txt \
-        fastapi uvicorn uvloop httptools orjson pydantic pydantic-settings prometheus_client httpx tabulate \
-        scikit-learn skops scipy numpy pandas threadpoolctl PyYAML mlflow-skinny
+# This layer is reused until the lock changes. Only what serving imports is installed (DVC, the
+# MLflow server and plotting stay out: a third of the size): requirements/serve.txt, the closure
+# of requirements/serve.in at requirements.txt's versions, every file checked against its hash.
+COPY requirements/serve.txt ./
+RUN /opt/mlship/bin/pip install --require-hashes --no-deps -r serve.txt
 
 # --------------------------------------------------------------------------- the package wheel
 FROM deps AS wheel

@@ -22,54 +22,99 @@ export ITERATIVE_DO_NOT_TRACK ?= 1
 .PHONY: help install format format-check lint typecheck security workflow-lint test test-fast \
 	test-system system-deps data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
-	smoke baseline gate report serve bench-serve
+	smoke baseline gate report serve bench-serve lock
 
 help: ## Show this help
 	@echo "usage: make <target>"
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+# Installs come from locks with a hash for every file, compiled from requirements/*.in by
+# `make lock`: uv installs them, itself installed by pip from requirements/uv.txt. Without GROUPS,
+# `make install` and every target use the whole developer environment (requirements-dev.txt). With
+# GROUPS (each CI job sets it), `make install` installs only those groups and each target installs
+# just the groups it needs.
+UV := $(BIN)/uv
+UV_INSTALL := $(UV) pip install --python $(BIN)/python --require-hashes --quiet
+# uv trusts the machine's CA store, as pip does (a proxy's CA may live only there).
+export UV_SYSTEM_CERTS ?= 1
+GROUPS ?=
+ALL_GROUPS := runtime format lint security test workflow-lint
+$(if $(filter-out $(ALL_GROUPS),$(GROUPS)),$(error GROUPS: unknown group '$(filter-out $(ALL_GROUPS),$(GROUPS))'; known: $(ALL_GROUPS)))
+# A group's lock; `runtime` (requirements.txt) also installs this package, editable.
+group_lock = $(if $(filter runtime,$(1)),requirements.txt,requirements/$(1).txt)
+# A target's install prerequisite: the developer environment, or with GROUPS set the named groups.
+needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTALLED))
+
+define bootstrap_uv
+test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
+endef
+# On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
+# built from source, as downloading the others is faster than restoring them.
+prune_uv_cache = $(if $(GITHUB_ACTIONS),$(UV) cache prune --ci --quiet)
+
+$(INSTALLED): requirements/uv.txt requirements-dev.txt pyproject.toml
+	$(bootstrap_uv)
+	$(UV_INSTALL) -r requirements-dev.txt
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(prune_uv_cache)
 	touch $@
 
-install: $(INSTALLED) ## Create .venv with pinned runtime and dev dependencies
+.SECONDEXPANSION:
+$(VENV)/.installed-%: requirements/uv.txt $$(call group_lock,$$*) $$(if $$(filter runtime,$$*),pyproject.toml)
+	$(bootstrap_uv)
+	$(UV_INSTALL) -r $(call group_lock,$*)
+	$(if $(filter runtime,$*),$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .)
+	$(prune_uv_cache)
+	touch $@
 
-format: $(INSTALLED) ## Reformat the code with black
+install: $(call needs,$(GROUPS)) ## Create .venv from the locks: everything, or only GROUPS="format lint ..." (CI jobs)
+
+# Universal locks (any OS, Python 3.11+) with every file's hash. uv keeps the versions already
+# locked unless an input changed; UPGRADE=1 moves every pin to the newest release.
+LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes $(if $(UPGRADE),--upgrade)
+lock: ## Regenerate every lock from requirements/*.in (UPGRADE=1 to upgrade everything)
+	$(bootstrap_uv)
+	$(LOCK) requirements/uv.in --output-file=requirements/uv.txt
+	$(LOCK) requirements/runtime.in --output-file=requirements.txt
+	$(LOCK) requirements/dev.in --output-file=requirements-dev.txt
+	$(LOCK) requirements/serve.in --output-file=requirements/serve.txt
+	$(foreach group,$(filter-out runtime,$(ALL_GROUPS)),$(LOCK) requirements/$(group).in \
+		--constraint requirements-dev.txt --output-file=requirements/$(group).txt;)
+
+format: $(call needs,format) ## Reformat the code with black
 	$(BIN)/black src tests tools benchmarks
 
-format-check: $(INSTALLED) ## Check formatting without changing files
+format-check: $(call needs,format) ## Check formatting without changing files
 	$(BIN)/black --check --diff --quiet src tests tools benchmarks
 
-lint: $(INSTALLED) ## Lint with pylint and flake8
+lint: $(call needs,runtime lint) ## Lint with pylint and flake8
 	$(BIN)/pylint --score=n src tools
 	$(BIN)/flake8 src tests tools benchmarks
 	$(BIN)/lint-imports --no-logo
 
-typecheck: $(INSTALLED) ## Type-check src with mypy --strict
+typecheck: $(call needs,runtime lint) ## Type-check src with mypy --strict
 	$(BIN)/mypy
 
-security: $(INSTALLED) ## Bandit on src; dependency audit (safety with SAFETY_API_KEY, else pip-audit)
+security: $(call needs,security) ## Bandit on src; dependency audit (safety with SAFETY_API_KEY, else pip-audit)
 	$(BIN)/bandit -c pyproject.toml -q -r src tools
 	$(BIN)/python tools/audit_deps.py
 
-workflow-lint: $(INSTALLED) ## Lint .github (actionlint, shellcheck, zizmor, offline) and the Dockerfile (hadolint)
+workflow-lint: $(call needs,workflow-lint) ## Lint .github (actionlint, shellcheck, zizmor, offline) and the Dockerfile (hadolint)
 	$(BIN)/actionlint -shellcheck=$(abspath $(BIN))/shellcheck
 	$(BIN)/zizmor --offline .github
 	$(BIN)/hadolint Dockerfile
 
 # Two test tiers (tests/tiers.py): `fast` needs no root and nothing installed by hand; `system`
 # needs `make system-deps` once. A tier that selects no test fails (pytest exits 5).
-test: $(INSTALLED) ## Run every test, both tiers (the system tier needs make system-deps first)
+test: $(call needs,runtime test workflow-lint) ## Run every test, both tiers (the system tier needs make system-deps first)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(INSTALLED) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
+test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
 	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
 
-test-system: $(INSTALLED) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
+test-system: $(call needs,runtime test workflow-lint) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
 	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)
 
 # Privileged, and the only place anything is installed for the tests: as root it runs directly,
@@ -78,27 +123,27 @@ SYSTEM_DEPS_ENV := MLSHIP_CONTAINER,MLSHIP_POSTGRES_URL,CONTAINERS_CONF,GITHUB_A
 system-deps: ## Set up the system tier as root/sudo: podman + stand-in base image where docker cannot pull, PostgreSQL
 	$(if $(filter 0,$(shell id -u)),,sudo --preserve-env=$(SYSTEM_DEPS_ENV)) python3 tools/system_deps.py ensure
 
-data: $(INSTALLED) ## Put in place the bytes data.dvc pins (DVC cache, DVC remote, or the verified example), else fail
+data: $(call needs,runtime) ## Put in place the bytes data.dvc pins (DVC cache, DVC remote, or the verified example), else fail
 	$(BIN)/mlship data
 
-validate: $(INSTALLED) ## Validate the data data.dvc pins against its contract
+validate: $(call needs,runtime) ## Validate the data data.dvc pins against its contract
 	$(BIN)/mlship data
 	$(BIN)/dvc repro validate
 
-repro: $(INSTALLED) ## Run the DVC pipeline on the pinned data (only stages whose inputs changed)
+repro: $(call needs,runtime) ## Run the DVC pipeline on the pinned data (only stages whose inputs changed)
 	$(BIN)/mlship data
 	$(BIN)/dvc repro
 
-smoke: $(INSTALLED) ## PR train job: the pipeline on the data this branch pins
+smoke: $(call needs,runtime) ## PR train job: the pipeline on the data this branch pins
 	$(BIN)/mlship smoke
 
-baseline: $(INSTALLED) ## Rebuild main's outputs into reports/baseline (ref: BASE_REF, else origin/main, else main)
+baseline: $(call needs,runtime) ## Rebuild main's outputs into reports/baseline (ref: BASE_REF, else origin/main, else main)
 	$(BIN)/mlship baseline
 
-gate: $(INSTALLED) ## Compare this branch's model with main's on the same held-out rows; fail on regression
+gate: $(call needs,runtime) ## Compare this branch's model with main's on the same held-out rows; fail on regression
 	$(BIN)/mlship gate
 
-report: $(INSTALLED) ## Write reports/pr/report.md (verdict, metrics, params, data diff, plots) for the PR comment
+report: $(call needs,runtime) ## Write reports/pr/report.md (verdict, metrics, params, data diff, plots) for the PR comment
 	$(BIN)/mlship report
 
 pipeline: repro ## Run the whole pipeline on the example and print the metrics
@@ -108,41 +153,41 @@ pipeline: repro ## Run the whole pipeline on the example and print the metrics
 # this as an unprivileged user, then `system-deps test-system` as root.
 ci: format-check lint typecheck security workflow-lint k8s-validate test-fast pipeline validate smoke baseline gate report ## Everything the pull-request workflow checks (fast test tier)
 
-bench-pipeline: $(INSTALLED) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
+bench-pipeline: $(call needs,runtime) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py
 
-bench-ci: $(INSTALLED) ## Wall time of each CI job's make targets on this machine vs the 3-minute goal
+bench-ci: $(call needs,runtime) ## Simulate a ci.yml run here (fresh venv per job, needs in parallel, 2 cores): wall time to check
 	$(BIN)/python benchmarks/bench_ci.py
 
-serve: $(INSTALLED) ## Serve the model over HTTP on 127.0.0.1:8000 (MLSHIP_* settings, docs/serving.md)
+serve: $(call needs,runtime) ## Serve the model over HTTP on 127.0.0.1:8000 (MLSHIP_* settings, docs/serving.md)
 	$(BIN)/mlship serve
 
-bench-serve: $(INSTALLED) ## Throughput and p50/p99 of mlship serve vs mlflow models serve vs a bare app
+bench-serve: $(call needs,runtime) ## Throughput and p50/p99 of mlship serve vs mlflow models serve vs a bare app
 	@test -s $(or $(MODEL_DIR),artifacts/model)/model.skops || { echo "bench-serve: no model; run make repro first" >&2; exit 1; }
 	$(BIN)/python benchmarks/bench_serve.py --model-dir $(or $(MODEL_DIR),artifacts/model)
 
 # Drift and the scheduled retrain loop (retrain.yml); docs/monitoring.md.
 .PHONY: drift bench-drift ingest retrain retrain-pr monitor
 
-drift: $(INSTALLED) ## Drift of the newest batch vs the champion's training data: reports/drift/drift.{json,md,html}
+drift: $(call needs,runtime) ## Drift of the newest batch vs the champion's training data: reports/drift/drift.{json,md,html}
 	$(BIN)/mlship drift
 
-bench-drift: $(INSTALLED) ## Drift check on 100k and 1M rows x 20 columns vs Evidently: time, peak memory, agreement
+bench-drift: $(call needs,runtime) ## Drift check on 100k and 1M rows x 20 columns vs Evidently: time, peak memory, agreement
 	$(BIN)/python benchmarks/bench_drift.py
 
-ingest: $(INSTALLED) ## Write the month's batch if missing (RETRAIN_MONTH, default this month; RETRAIN_SCENARIO for the example)
+ingest: $(call needs,runtime) ## Write the month's batch if missing (RETRAIN_MONTH, default this month; RETRAIN_SCENARIO for the example)
 	$(BIN)/mlship ingest --missing-only $${RETRAIN_MONTH:+--month "$$RETRAIN_MONTH"} --scenario "$${RETRAIN_SCENARIO:-stable}"
 
-retrain: $(INSTALLED) ## Champion's outputs, then validate the batch, decide, retrain, gate, register (RETRAIN_FORCE=true)
+retrain: $(call needs,runtime) ## Champion's outputs, then validate the batch, decide, retrain, gate, register (RETRAIN_FORCE=true)
 	$(BIN)/mlship data
 	if [[ -n "$$($(BIN)/dvc remote list)" ]]; then $(BIN)/dvc pull; fi
 	$(BIN)/dvc repro
 	$(BIN)/mlship retrain
 
-retrain-pr: $(INSTALLED) ## Open/update the retrain PR (branch retrain/<month>) or the issue of a rejected batch (CI only)
+retrain-pr: $(call needs,runtime) ## Open/update the retrain PR (branch retrain/<month>) or the issue of a rejected batch (CI only)
 	$(BIN)/mlship retrain --publish
 
-monitor: $(INSTALLED) ## Drift of recorded live traffic vs the training data; gauges; trigger retrain with --trigger
+monitor: $(call needs,runtime) ## Drift of recorded live traffic vs the training data; gauges; trigger retrain with --trigger
 	$(BIN)/mlship monitor
 
 # pr-report.yml reads the PR number and report from the artifact: untrusted, so the number must
@@ -196,7 +241,7 @@ image: ## Build the serving image IMAGE with the model in MODEL_DIR baked in
 	@test -s $(MODEL_DIR)/model.skops || { echo "image: no model in $(MODEL_DIR); run make repro first" >&2; exit 1; }
 	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format=docker) --build-arg MODEL_DIR=$(MODEL_DIR) -t $(IMAGE) .
 
-image-smoke: $(INSTALLED) ## Run IMAGE on loopback: /ready, /predict, 422 on bad input, non-root user
+image-smoke: $(call needs,runtime) ## Run IMAGE on loopback: /ready, /predict, 422 on bad input, non-root user
 	$(BIN)/python tools/image_smoke.py --container $(CONTAINER) --image $(IMAGE) --model-dir $(MODEL_DIR)
 
 push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in when REGISTRY_TOKEN is set)
@@ -207,16 +252,16 @@ push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in 
 	$(PUSH) $(IMAGE_REPO):$(VERSION)
 	$(PUSH) $(IMAGE_REPO):sha-$(SHA)
 
-rollout: $(INSTALLED) ## Canary the registry's challenger on MLSHIP_DEPLOY_URL, then promote or roll back
+rollout: $(call needs,runtime) ## Canary the registry's challenger on MLSHIP_DEPLOY_URL, then promote or roll back
 	$(BIN)/mlship rollout start
 
-rollout-abort: $(INSTALLED) ## Stop a rollout: all traffic to the champion, challenger alias cleared
+rollout-abort: $(call needs,runtime) ## Stop a rollout: all traffic to the champion, challenger alias cleared
 	$(BIN)/mlship rollout abort
 
-rollback: $(INSTALLED) ## Champion back to the previous version in the registry and on the service
+rollback: $(call needs,runtime) ## Champion back to the previous version in the registry and on the service
 	$(BIN)/mlship rollout revert
 
-train-register: $(INSTALLED) ## Register the latest training run as the challenger (after make repro)
+train-register: $(call needs,runtime) ## Register the latest training run as the challenger (after make repro)
 	$(BIN)/mlship registry register
 
 # Kubernetes (deploy/, docs/deploy.md): kustomize overlays, rendered with kubectl and validated
@@ -235,7 +280,7 @@ K8S_IMAGE_RE := ^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-
 export OVERLAY IMAGE_REF K8S_COMPONENTS
 K8S_RENDER = $(MAKE) --no-print-directory -s -f $(abspath $(firstword $(MAKEFILE_LIST))) k8s-render
 
-k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF=repo@sha256:... sets the image; K8S_COMPONENTS=servicemonitor)
+k8s-render: $(call needs,workflow-lint) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF=repo@sha256:... sets the image; K8S_COMPONENTS=servicemonitor)
 	@[[ " $(K8S_OVERLAYS) " == *" $$OVERLAY "* ]] || { echo "k8s-render: OVERLAY '$$OVERLAY' is not one of: $(K8S_OVERLAYS)" >&2; exit 1; }
 	@re='$(K8S_IMAGE_RE)'; [[ -z "$$IMAGE_REF" || ( "$$IMAGE_REF" =~ $$re && "$$IMAGE_REF" != *:latest ) ]] || \
 		{ echo "k8s-render: IMAGE_REF '$$IMAGE_REF' must be <repo>@sha256:<digest> or <repo>:<tag> (not latest)" >&2; exit 1; }
@@ -261,7 +306,7 @@ k8s-render: $(INSTALLED) ## Render deploy/overlays/OVERLAY to K8S_OUT (IMAGE_REF
 # A kind kubernetes-validate has no schema for (a typo'd apiVersion) is only a WARN to it: fatal
 # here. The ServiceMonitor (a CRD) has no schema in it: its component is rendered here and its
 # fields are checked by tests/deploy.
-k8s-validate: $(INSTALLED) ## Render every overlay and validate it offline against the Kubernetes K8S_VERSION API schemas (strict)
+k8s-validate: $(call needs,workflow-lint) ## Render every overlay and validate it offline against the Kubernetes K8S_VERSION API schemas (strict)
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	for overlay in $(K8S_OVERLAYS); do \
 	  $(K8S_RENDER) OVERLAY="$$overlay" IMAGE_REF= K8S_COMPONENTS=servicemonitor K8S_OUT="$$tmp/$$overlay-sm.yaml" >/dev/null; \

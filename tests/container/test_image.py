@@ -22,7 +22,13 @@ from path_import import import_file
 from mlship.config import Params
 
 REPO = Path(__file__).resolve().parents[2]
-CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "pyproject.toml", "README.md")
+CONTEXT_FILES = (
+    "Dockerfile",
+    ".dockerignore",
+    "requirements/serve.txt",
+    "pyproject.toml",
+    "README.md",
+)
 TAG = "localhost/mlship-serve:test"
 image_smoke = import_file("mlship_image_smoke", REPO / "tools" / "image_smoke.py")
 
@@ -33,6 +39,7 @@ def build_context(target: Path, model_dir: Path) -> Path:
     """What `make image` sends from the repository, with `model_dir` as artifacts/model."""
     for name in CONTEXT_FILES:
         if (REPO / name).exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target / name)
     shutil.copytree(
         REPO / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -39,6 +39,8 @@ WORKFLOWS = REPO / ".github" / "workflows"
 GITHUB_REPOSITORY = "acme/mlship"
 # Far future: the prepared virtualenv counts as installed, so `make` never reinstalls into it.
 INSTALLED_MTIME = 4_102_444_800  # 2100-01-01
+# The Makefile's install groups: a job's GROUPS installs each into VENV with a marker file.
+ALL_GROUPS = re.compile(r"^ALL_GROUPS := (.+)$", re.MULTILINE)
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})(?:\s+#\s*(\S+))?")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "mlship tests",
@@ -101,11 +103,19 @@ def standin_flags() -> list[str]:
     return [arg for flag in sorted(flags) for arg in ("--local-repository", flag)]
 
 
+def install_groups() -> list[str]:
+    """The install groups the Makefile declares (ALL_GROUPS)."""
+    found = ALL_GROUPS.search((REPO / "Makefile").read_text(encoding="utf-8"))
+    if found is None:
+        raise AssertionError("the Makefile declares no ALL_GROUPS")
+    return found.group(1).split()
+
+
 def make_act_venv(dest: Path) -> Path:
     """A virtualenv that reuses this session's installed packages and console scripts.
 
-    The Makefile's VENV points at it, with `.installed` dated in the future, so no job installs
-    anything; the packages come from the running virtualenv through a .pth file, and each
+    The Makefile's VENV points at it, with its install markers dated in the future, so no job
+    installs anything; the packages come from the running virtualenv through a .pth file, and each
     console script is a wrapper that runs it with this interpreter.
     """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
@@ -129,9 +139,11 @@ def make_act_venv(dest: Path) -> Path:
             target.chmod(0o755)
         else:
             target.symlink_to(script)
-    installed = dest / ".installed"
-    installed.touch()
-    os.utime(installed, (INSTALLED_MTIME, INSTALLED_MTIME))
+    # `.installed` for the whole environment, `.installed-<group>` for a job's GROUPS.
+    for group in ("", *(f"-{name}" for name in install_groups())):
+        installed = dest / f".installed{group}"
+        installed.touch()
+        os.utime(installed, (INSTALLED_MTIME, INSTALLED_MTIME))
     return dest
 
 
