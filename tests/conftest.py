@@ -142,3 +142,14 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield github
     finally:
         github.stop()
+
+
+@pytest.fixture(scope="session", name="overlays")
+def _overlays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The Kubernetes overlays as `make k8s-render` writes them, rendered once per session."""
+    # tests/deploy is on sys.path only while its tests run (pytest's prepend import mode), and a
+    # conftest.py of its own would shadow this one as the module `conftest`.
+    from k8s_support import OVERLAYS, render  # pylint: disable=import-outside-toplevel
+
+    out = tmp_path_factory.mktemp("k8s")
+    return {overlay: render(out / f"{overlay}.yaml", overlay) for overlay in OVERLAYS}

@@ -197,7 +197,6 @@ def _corrupt_artifact(world: World, version: str) -> None:
         path.write_bytes(b"PK\x03\x04 corrupt")
 
 
-@pytest.mark.slow
 def test_an_unloadable_challenger_is_a_breach_and_a_fresh_service_serves_the_champion(
     world: World, service: str, rows: list[dict[str, Any]]
 ) -> None:

@@ -61,7 +61,6 @@ def _closed_within(sock: socket.socket, seconds: float) -> bytes:
         received += chunk
 
 
-@pytest.mark.slow
 def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
     model_dir: Path, tmp_path: Path
 ) -> None:
