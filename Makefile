@@ -108,7 +108,8 @@ workflow-lint: $(call needs,workflow-lint) ## Lint .github (actionlint, shellche
 
 # Two test tiers (tests/tiers.py): `fast` needs no root and nothing installed by hand; `system`
 # needs `make system-deps` once. A tier that selects no test fails (pytest exits 5).
-test: $(call needs,runtime test workflow-lint) ## Run every test, both tiers (the system tier needs make system-deps first)
+# `make test` sets up what the system tier needs first (system-deps: sudo when not root).
+test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, both tiers (runs make system-deps first)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
