@@ -182,19 +182,6 @@ def log_run(
     Raises:
         TrackingError: the tracking store cannot be reached or refused a call.
     """
-    uri = tracking_uri(params.paths.mlflow_dir)
-    with mlflow_errors(uri), terminate_as_interrupt():
-        return _log_run(params, metrics, model_path, meta, example, plots_dir)
-
-
-def _log_run(
-    params: Params,
-    metrics: dict[str, float],
-    model_path: Path,
-    meta: dict[str, Any],
-    example: pd.DataFrame,
-    plots_dir: Path,
-) -> str:
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only load it here
     import mlflow
     import mlflow.sklearn
@@ -202,31 +189,35 @@ def _log_run(
 
     from mlship.model.artifact import load_model
 
-    experiment_id = configure(params)
-    pipeline = load_model(model_path, meta["trusted_types"])
-    method = "predict" if params.data.task == "regression" else "predict_proba"
-    signature = infer_signature(example, getattr(pipeline, method)(example))
-    tags = {
-        "mlship.git_commit": git_commit(),
-        "mlship.data_md5": meta["data_md5"],
-        "mlship.model_md5": file_md5(model_path) or "",
-        "mlship.task": params.data.task,
-    }
-    logged = flatten("", params.model_dump(mode="json", by_alias=True, exclude={"paths"}))
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.set_tags(tags)
-        mlflow.log_params({key: str(value)[:500] for key, value in logged.items()})
-        mlflow.log_metrics({key: value for key, value in metrics.items() if not math.isnan(value)})
-        mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
-        mlflow.log_artifact(str(model_path.with_name("model.json")), artifact_path="mlship")
-        mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=signature,
-            input_example=example,
-            serialization_format="skops",
-            skops_trusted_types=meta["trusted_types"],
-            pyfunc_predict_fn=method,
-            pip_requirements=model_requirements(),
-        )
-        return str(run.info.run_id)
+    uri = tracking_uri(params.paths.mlflow_dir)
+    with mlflow_errors(uri), terminate_as_interrupt():
+        experiment_id = configure(params)
+        pipeline = load_model(model_path, meta["trusted_types"])
+        method = "predict" if params.data.task == "regression" else "predict_proba"
+        signature = infer_signature(example, getattr(pipeline, method)(example))
+        tags = {
+            "mlship.git_commit": git_commit(),
+            "mlship.data_md5": meta["data_md5"],
+            "mlship.model_md5": file_md5(model_path) or "",
+            "mlship.task": params.data.task,
+        }
+        logged = flatten("", params.model_dump(mode="json", by_alias=True, exclude={"paths"}))
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.set_tags(tags)
+            mlflow.log_params({key: str(value)[:500] for key, value in logged.items()})
+            mlflow.log_metrics(
+                {key: value for key, value in metrics.items() if not math.isnan(value)}
+            )
+            mlflow.log_artifacts(str(plots_dir), artifact_path="plots")
+            mlflow.log_artifact(str(model_path.with_name("model.json")), artifact_path="mlship")
+            mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                signature=signature,
+                input_example=example,
+                serialization_format="skops",
+                skops_trusted_types=meta["trusted_types"],
+                pyfunc_predict_fn=method,
+                pip_requirements=model_requirements(),
+            )
+            return str(run.info.run_id)
