@@ -38,6 +38,9 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --python $(BIN)/python --require-hashes --quiet
 # uv trusts the machine's CA store, as pip does (a proxy's CA may live only there).
 export UV_SYSTEM_CERTS ?= 1
+# uv copies files from its cache instead of hard-linking them: some machines (CI's among them)
+# refuse link() between the cache and the virtualenv with EPERM, which uv does not fall back from.
+export UV_LINK_MODE ?= copy
 GROUPS ?=
 ALL_GROUPS := runtime format lint security test workflow-lint
 $(if $(filter-out $(ALL_GROUPS),$(GROUPS)),$(error GROUPS: unknown group '$(filter-out $(ALL_GROUPS),$(GROUPS))'; known: $(ALL_GROUPS)))
@@ -46,8 +49,11 @@ group_lock = $(if $(filter runtime,$(1)),requirements.txt,requirements/$(1).txt)
 # A target's install prerequisite: the developer environment, or with GROUPS set the named groups.
 needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTALLED))
 
+# A venv whose pip was lost (uv replaces pip from the lock; an install cut short can leave none) is
+# given one back by ensurepip.
 define bootstrap_uv
 test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
 $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
 endef
 # On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
