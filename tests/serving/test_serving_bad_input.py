@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from serving_helpers import copy_model, model_columns, records
 
 from mlship.config import Params
-from mlship.serving.app import FAILED_ROLE_HEADER, create_app
+from mlship.serving.app import create_app
 from mlship.serving.settings import ServeSettings
+from mlship.serving.traffic import FAILED_ROLE_HEADER
 
 TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,4 +1,4 @@
-"""Server-side limits of `mlship serve`: slow and idle clients are closed, a taken port is named."""
+"""Server-side limits of `mlship serve`: slow clients closed, requests bounded, ports named."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def test_canary_traffic_without_a_challenger_names_the_settings_to_change(
     assert capsys.readouterr().err.strip().splitlines() == [
         "mlship serve: error: MLSHIP_TRAFFIC=canary needs a challenger: set MLSHIP_CHALLENGER "
         "(or MLSHIP_TRAFFIC=champion)"
+    ]
+
+
+def test_a_connection_backstop_below_the_request_bound_names_both_settings(
+    model_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLSHIP_MAX_REQUESTS", "500")
+    monkeypatch.setenv("MLSHIP_MAX_CONNECTIONS", "100")
+    assert server.main(["--champion", str(model_dir)]) == ExitCode.PARAMS
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "mlship serve: error: MLSHIP_MAX_CONNECTIONS=100 is below MLSHIP_MAX_REQUESTS=500: "
+        "uvicorn's connection limit is the backstop and must be at least the request bound"
     ]
 
 
@@ -107,3 +119,53 @@ def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(request)
             assert b"200 OK" in sock.recv(4096)
+
+
+def test_requests_beyond_the_bound_get_a_json_503_with_retry_after(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        "MLSHIP_CHAMPION": str(model_dir),
+        "MLSHIP_MAX_REQUESTS": "2",
+        "MLSHIP_READ_TIMEOUT": "60",  # the held requests stay in progress for the whole test
+    }
+    with live_service(env, tmp_path) as url:
+        port = int(url.rsplit(":", 1)[1])
+        row = httpx.get(f"{url}/model").json()["champion"]["features"]
+        # Two requests whose bodies never finish arriving hold both places in the bound.
+        held = []
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"age"'
+            )
+            held.append(sock)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                refused = httpx.post(f"{url}/predict", json=dict.fromkeys(row))
+                if refused.status_code == 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/json"
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json() == {
+                "detail": "more than 2 requests in progress (MLSHIP_MAX_REQUESTS); "
+                "retry after 1 s"
+            }
+            # Liveness and the scrape answer whatever the load, and count the refusals.
+            assert httpx.get(f"{url}/health").status_code == 200
+            metrics = httpx.get(f"{url}/metrics").text
+            assert 'mlship_http_requests_total{method="POST",path="unmatched",status="503"}' in (
+                metrics
+            ), metrics
+        finally:
+            for sock in held:
+                sock.close()
+        # The places free up once the held requests end.
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the bound never freed its places"
+            time.sleep(0.1)

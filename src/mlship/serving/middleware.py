@@ -1,11 +1,13 @@
-"""ASGI middleware: per-route HTTP metrics (status codes the app itself never sees included)."""
+"""ASGI middleware: HTTP metrics, the bound on requests in progress, the body size limit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlship.serving.problems import error_response
 
 
 class HttpMetrics:
@@ -33,6 +35,46 @@ class HttpMetrics:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             self.count(scope["method"], path, status)
+
+
+class RequestBound:
+    """503 in the one JSON error schema, with Retry-After, beyond `max_requests` in progress.
+
+    uvicorn's own `limit_concurrency` answers in plain text, so the service bounds its requests
+    here and keeps uvicorn's limit (MLSHIP_MAX_CONNECTIONS, on open connections) as a higher
+    backstop. A request counts from its headers until its answer is sent, so a slow body holds
+    a place (until MLSHIP_READ_TIMEOUT closes it). The `exempt` paths (liveness, the scrape) are
+    never refused: an overloaded service is alive, and its metrics show the overload.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_requests: int, retry_after: int, exempt: Collection[str]
+    ) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.retry_after = str(retry_after)
+        self.exempt = frozenset(exempt)
+        # One event loop runs every request, so a plain counter needs no lock.
+        self.in_progress = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.max_requests:
+            busy = error_response(
+                503,
+                f"more than {self.max_requests} requests in progress (MLSHIP_MAX_REQUESTS); "
+                f"retry after {self.retry_after} s",
+                {"Retry-After": self.retry_after},
+            )
+            await busy(scope, receive, send)
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1
 
 
 _TOO_LARGE = b'{"detail":"Content Too Large"}'

@@ -62,7 +62,8 @@ ERROR_DESCRIPTIONS = {
     413: "body larger than MLSHIP_MAX_BODY_BYTES",
     422: "invalid request: `detail` lists each invalid field",
     500: "the model failed to predict",
-    503: "no model loaded yet",
+    503: "no model loaded yet, or more requests in progress than MLSHIP_MAX_REQUESTS "
+    "(Retry-After says when to try again)",
 }
 
 

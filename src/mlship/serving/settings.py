@@ -42,17 +42,27 @@ class ServeSettings(BaseSettings):
         10.0, gt=0.0, le=3600.0, description="seconds for a request's headers and body to arrive"
     )
     keep_alive_timeout: int = Field(5, ge=1, le=3600, description="idle seconds between requests")
+    max_requests: int = Field(
+        256, ge=1, description="requests in progress at once; more get a JSON 503 (Retry-After)"
+    )
     max_connections: int = Field(
-        1000, ge=1, description="connections and requests in progress at once; more get 503"
+        1000, ge=1, description="open connections (uvicorn's backstop, above max_requests)"
     )
     max_header_bytes: int = Field(16_384, ge=1024, description="request line and headers (h11)")
 
     @model_validator(mode="after")
-    def _check_traffic(self) -> ServeSettings:
+    def _check_combinations(self) -> ServeSettings:
         if self.traffic != "champion" and not self.challenger:
             raise ValueError(
                 f"MLSHIP_TRAFFIC={self.traffic} needs a challenger: set MLSHIP_CHALLENGER "
                 "(or MLSHIP_TRAFFIC=champion)"
+            )
+        if self.max_connections < self.max_requests:
+            # uvicorn would then refuse first, in plain text, and the JSON bound never answers.
+            raise ValueError(
+                f"MLSHIP_MAX_CONNECTIONS={self.max_connections} is below "
+                f"MLSHIP_MAX_REQUESTS={self.max_requests}: uvicorn's connection limit is the "
+                "backstop and must be at least the request bound"
             )
         return self
 
