@@ -284,6 +284,25 @@ def test_a_test_split_too_small_for_every_class_fails_at_split_with_the_right_ad
     assert outputs(in_project) == set()
 
 
+def test_a_test_split_too_small_for_every_class_fails_already_at_validate(
+    in_project: Path, churn: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_data(churn)
+
+    def tiny_test_side(raw: dict[str, object]) -> None:
+        section: dict[str, object] = raw["split"]  # type: ignore[assignment]
+        section.update(test_size=0.0001)
+
+    edit_params(tiny_test_side)
+    lines = fails(validate.main, capsys, code=2)
+    assert lines == [
+        f"mlship validate: error: {DATA}: split.test_size=0.0001 holds 1 of 400 rows, fewer than "
+        "the 2 classes, so the held-out rows cannot hold every class; raise split.test_size to "
+        "at least 0.005"
+    ]
+    assert outputs(in_project) == set()
+
+
 def test_a_non_utf8_byte_in_the_data_names_its_line(
     in_project: Path, churn: pd.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> None:

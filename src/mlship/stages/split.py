@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 
@@ -11,8 +10,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mlship.config import Params
+from mlship.data.holdout import check_room_for_classes
 from mlship.data.io import class_labels, model_frame, read_table, require_columns, write_table
-from mlship.errors import DataError, ParamsError
+from mlship.errors import DataError
 from mlship.stages import run_main, stage_parser
 
 
@@ -36,7 +36,8 @@ def split_frame(frame: pd.DataFrame, params: Params) -> tuple[pd.DataFrame, pd.D
     """Split rows into (train, test) reproducibly."""
     settings = params.split
     if params.data.is_classification:
-        _check_room_for_classes(frame, params)
+        classes = int(frame[params.data.target].nunique())
+        check_room_for_classes(len(frame), classes, settings, params.data.path)
     stratify = None
     if settings.stratify and params.data.is_classification:
         stratify = frame[params.data.target].astype(str)
@@ -47,26 +48,6 @@ def split_frame(frame: pd.DataFrame, params: Params) -> tuple[pd.DataFrame, pd.D
     except ValueError as error:  # e.g. a class too rare to appear on both sides
         raise DataError(f"{params.data.path}: cannot split: {error}") from None
     return train.reset_index(drop=True), test.reset_index(drop=True)
-
-
-def _check_room_for_classes(frame: pd.DataFrame, params: Params) -> None:
-    """Each side of the split must be able to hold a row of every class."""
-    classes = int(frame[params.data.target].nunique())
-    rows = len(frame)
-    test_rows = math.ceil(params.split.test_size * rows)  # scikit-learn rounds the test side up
-    train_rows = rows - test_rows
-    if test_rows < classes:
-        needed = classes / rows
-        raise ParamsError(
-            f"{params.data.path}: split.test_size={params.split.test_size} holds {test_rows} of "
-            f"{rows} rows, fewer than the {classes} classes, so the held-out rows cannot hold "
-            f"every class; raise split.test_size to at least {needed:.3g}"
-        )
-    if train_rows < classes:
-        raise ParamsError(
-            f"{params.data.path}: split.test_size={params.split.test_size} leaves {train_rows} "
-            f"of {rows} rows to train on, fewer than the {classes} classes; lower split.test_size"
-        )
 
 
 def run(params: Params) -> tuple[int, int]:

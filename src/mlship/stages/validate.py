@@ -8,18 +8,27 @@ from collections.abc import Sequence
 
 from mlship.config import Params
 from mlship.data.contract import ValidationReport, load_schema_file, validate_frame
-from mlship.data.io import read_table
+from mlship.data.holdout import check_room_for_classes
+from mlship.data.io import class_labels, read_table
 from mlship.errors import SchemaViolation
 from mlship.files import write_json, write_text
 from mlship.stages import run_main, stage_parser
 
 
 def run(params: Params) -> ValidationReport:
-    """Validate `data.path`, write validation.json and validation.md, raise if invalid."""
+    """Validate `data.path`, write validation.json and validation.md, raise if invalid.
+
+    Valid data whose rows cannot fill both sides of the split with every class is a
+    ParamsError, before anything is written.
+    """
     source = params.data.path
     schema_file = load_schema_file(params.validate_.schema_file)
     frame = read_table(source)
     report = validate_frame(frame, params.data, params.validate_, schema_file, str(source))
+    if report.valid and params.data.is_classification:
+        # Valid data has a target in every row, so these are the rows the split will take.
+        classes = int(class_labels(frame[params.data.target]).nunique())
+        check_room_for_classes(len(frame), classes, params.split, source)
     out = params.paths.validation_dir
     write_json(out / "validation.json", report.to_dict())
     write_text(out / "validation.md", report.to_markdown())
