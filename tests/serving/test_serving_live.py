@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -141,8 +142,10 @@ def test_schemathesis_with_every_check_finds_nothing(
         "40",
         "--seed",
         "42",
+        # stateful: chains of calls along the OpenAPI links (what /model reports, sent back to
+        # /admin/reload and /admin/traffic, then /model again).
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,coverage,fuzzing,stateful",
         "--generation-database",
         "none",
         "--request-timeout",
@@ -156,3 +159,4 @@ def test_schemathesis_with_every_check_finds_nothing(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "No issues found" in output
+    assert re.search(r"API Links:\s+4 covered / 4 selected / 4 total", output), output[-6000:]

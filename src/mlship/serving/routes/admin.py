@@ -22,15 +22,27 @@ router = APIRouter(
     responses=error_responses(400, 401, 403, 408, 409, 413, 422, 503),
 )
 
+# An OpenAPI link (schemathesis' stateful phase follows it): after a change, /model shows it.
+_CHANGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "links": {
+            "TheServedModels": {
+                "operationRef": "#/paths/~1model/get",
+                "description": "the models and traffic split now served",
+            }
+        }
+    }
+}
 
-@router.post("/admin/traffic")
+
+@router.post("/admin/traffic", responses=_CHANGED)
 async def traffic(update: TrafficUpdate, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
     """Change the traffic split (admin token)."""
     service.set_traffic(update)
     return service.describe()
 
 
-@router.post("/admin/reload")
+@router.post("/admin/reload", responses=_CHANGED)
 async def reload(
     service: ServiceDep,
     _: AdminDep,

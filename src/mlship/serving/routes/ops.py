@@ -16,6 +16,24 @@ UNBOUNDED_PATHS = ("/health", "/metrics")
 
 router = APIRouter(tags=["ops"], route_class=StrictJSONRoute)
 
+# OpenAPI links, followed by schemathesis' stateful phase: what /model reports is what the admin
+# endpoints take back, and they must accept it.
+_MODEL_LINKS: dict[str, Any] = {
+    "ReloadTheServedChampion": {
+        "operationRef": "#/paths/~1admin~1reload/post",
+        "requestBody": {"champion": "$response.body#/champion/source"},
+        "description": "reload the champion from the source it is served from",
+    },
+    "ReapplyTheTrafficSplit": {
+        "operationRef": "#/paths/~1admin~1traffic/post",
+        "requestBody": {
+            "mode": "$response.body#/traffic/mode",
+            "canary_weight": "$response.body#/traffic/canary_weight",
+        },
+        "description": "set the traffic split that is served",
+    },
+}
+
 
 @router.get("/health")
 async def health() -> dict[str, str]:
@@ -38,7 +56,7 @@ async def ready(service: ServiceDep) -> Response:
     return json_response({"ready": True, "champion": service.champion.model.version})
 
 
-@router.get("/model", responses=error_responses(503))
+@router.get("/model", responses={200: {"links": _MODEL_LINKS}, **error_responses(503)})
 async def model(service: ServiceDep) -> dict[str, Any]:
     """Loaded versions, their aliases and sources, the traffic split."""
     return service.describe()
