@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def _closed_within(sock: socket.socket, seconds: float) -> bytes:
         received += chunk
 
 
-def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
+def test_idle_slow_and_malformed_clients_are_closed_and_the_service_lives_on(
     model_dir: Path, tmp_path: Path
 ) -> None:
     env = {
@@ -114,6 +115,23 @@ def test_idle_and_slow_clients_are_closed_and_the_service_lives_on(
                 pass  # closed while trickling: what the deadline is for
             _closed_within(sock, 10)
             assert time.monotonic() - began < 5
+        # A request that cannot be parsed, or whose headers pass MLSHIP_MAX_HEADER_BYTES (16 KiB
+        # by default) gets the JSON 400, whichever HTTP parser uvicorn runs.
+        huge_header = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+        for data in (b"NOT HTTP AT ALL\r\n\r\n", huge_header):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                try:
+                    sock.sendall(data)
+                except OSError:
+                    pass  # closed while sending: the answer was already written
+                answer = _closed_within(sock, 10)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+            assert b"content-type: application/json" in head
+            assert json.loads(body) == {
+                "detail": "invalid HTTP request (malformed, or headers beyond "
+                "MLSHIP_MAX_HEADER_BYTES)"
+            }
         # A whole request is answered, however long the app takes after it arrived.
         assert httpx.get(f"{url}/health").status_code == 200
         with socket.create_connection(("127.0.0.1", port)) as sock:

@@ -40,7 +40,9 @@ def _service(
         "MLSHIP_MAX_BODY_BYTES": "200000",
         "MLSHIP_MAX_BATCH": "100",
     }
-    with live_service(env, tmp_path_factory.mktemp("live")) as url:
+    # Two models to load: a start on a loaded 2-core machine took over 60 s (a deadline for the
+    # harness, not a figure under test).
+    with live_service(env, tmp_path_factory.mktemp("live"), timeout=180) as url:
         yield url, rows
 
 

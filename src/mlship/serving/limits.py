@@ -4,13 +4,16 @@ uvicorn (0.54) has no timeout while a request arrives: its keep-alive timer runs
 requests and is cancelled by any byte received, so a client sending partial headers, or a body
 shorter than its Content-Length, holds a connection forever. `RequestDeadline` closes a
 connection whose next request has not fully arrived (headers and body) within
-`MLSHIP_READ_TIMEOUT` seconds of the connection opening or of the previous answer.
+`MLSHIP_READ_TIMEOUT` seconds of the connection opening or of the previous answer. A request
+uvicorn cannot parse gets the JSON 400 of the one error schema (`JsonBadRequest`), not uvicorn's
+plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import socket
 from typing import Any
 
@@ -20,15 +23,31 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from mlship.errors import AddressInUse, ParamsError
 from mlship.serving.settings import ServeSettings
 
-_TIMEOUT_BODY = b'{"detail":"request not received in time"}'
-_TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-    b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+
+def _closing_answer(status_line: bytes, detail: bytes) -> bytes:
+    """A whole HTTP answer in the one JSON error schema, closing the connection."""
+    body = b'{"detail":"%s"}' % detail
+    return (
+        b"%s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (status_line, len(body), body)
+    )
+
+
+_TIMEOUT_RESPONSE = _closing_answer(
+    b"HTTP/1.1 408 Request Timeout", b"request not received in time"
+)
+_INVALID_RESPONSE = _closing_answer(
+    b"HTTP/1.1 400 Bad Request",
+    b"invalid HTTP request (malformed, or headers beyond MLSHIP_MAX_HEADER_BYTES)",
 )
 
 
+# The blank line that ends a request's line and headers (bare LF too, as lenient parsers take).
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
 class RequestDeadline(asyncio.Protocol):
-    """Mixin for a uvicorn HTTP protocol: a deadline on receiving each whole request.
+    """Mixin for a uvicorn HTTP protocol: a deadline on receiving each request, a cap on its head.
 
     The deadline is armed when the connection opens and after each answer, and disarmed once a
     new request's headers and body are in (the app's own time is not limited). Both uvicorn
@@ -36,9 +55,12 @@ class RequestDeadline(asyncio.Protocol):
     """
 
     read_timeout: float = 10.0
+    max_header_bytes: int = 16_384
     cycle: Any
     transport: asyncio.Transport
     _deadline: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _head_tail = b""
     _awaited: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -46,8 +68,24 @@ class RequestDeadline(asyncio.Protocol):
         self._arm(None)
 
     def data_received(self, data: bytes) -> None:
+        # httptools (uvicorn's choice when installed) has no limit on the request line and
+        # headers (h11 has, h11_max_incomplete_event_size): count them before either parser
+        # buffers them.
+        if self._head_pending() and self._head_too_large(data):
+            if not self.transport.is_closing():
+                self.transport.write(_INVALID_RESPONSE)
+                self.transport.close()
+            return
         super().data_received(data)
         self._check()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Count the bytes of `data` up to the blank line that ends a request's head."""
+        seen = self._head_tail + data
+        end = _HEAD_END.search(seen)
+        self._head_bytes += max(0, end.end() - len(self._head_tail)) if end else len(data)
+        self._head_tail = data[-3:]  # a blank line split across two reads is still found
+        return self._head_bytes > self.max_header_bytes
 
     def on_response_complete(self) -> None:
         """Arm the deadline for the next request (both uvicorn protocols call this)."""
@@ -63,6 +101,7 @@ class RequestDeadline(asyncio.Protocol):
 
     def _arm(self, awaited: Any) -> None:
         self._disarm()
+        self._head_bytes, self._head_tail = 0, b""
         self._awaited = awaited
         self._deadline = asyncio.get_running_loop().call_later(self.read_timeout, self._expire)
 
@@ -70,6 +109,10 @@ class RequestDeadline(asyncio.Protocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+    def _head_pending(self) -> bool:
+        """Whether the next request's line and headers have not all arrived yet."""
+        return self.cycle is None or self.cycle is self._awaited
 
     def _check(self) -> None:
         cycle = self.cycle
@@ -86,23 +129,39 @@ class RequestDeadline(asyncio.Protocol):
         self.transport.close()
 
 
-class H11WithDeadline(RequestDeadline, H11Protocol):
+class JsonBadRequest(asyncio.Protocol):
+    """Mixin for a uvicorn HTTP protocol: a request it cannot parse gets the JSON 400.
+
+    (uvicorn's own answer is plain text.) Both uvicorn protocols answer an unparsable request
+    through `send_400_response` and close the connection; so does this.
+    """
+
+    transport: asyncio.Transport
+
+    def send_400_response(self, msg: str) -> None:  # pylint: disable=unused-argument
+        """Answer 400 in the one error schema and close."""
+        self.transport.write(_INVALID_RESPONSE)
+        self.transport.close()
+
+
+class H11WithDeadline(RequestDeadline, JsonBadRequest, H11Protocol):
     """uvicorn's h11 protocol with a request deadline."""
 
 
-def _protocol(read_timeout: float) -> type[asyncio.Protocol]:
+def _protocol(read_timeout: float, max_header_bytes: int) -> type[asyncio.Protocol]:
     base: type[asyncio.Protocol] = H11WithDeadline
     try:
         # pylint: disable=import-outside-toplevel  # optional speed-up, as uvicorn's "auto"
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        class HttpToolsWithDeadline(RequestDeadline, HttpToolsProtocol):
+        class HttpToolsWithDeadline(RequestDeadline, JsonBadRequest, HttpToolsProtocol):
             """uvicorn's httptools protocol with a request deadline."""
 
         base = HttpToolsWithDeadline
     except ImportError:  # httptools not installed: h11, as uvicorn would pick
         pass
-    return type(base.__name__, (base,), {"read_timeout": read_timeout})
+    limits = {"read_timeout": read_timeout, "max_header_bytes": max_header_bytes}
+    return type(base.__name__, (base,), limits)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -134,7 +193,7 @@ def server_config(app: Any, settings: ServeSettings, log_level: str) -> uvicorn.
         port=settings.port,
         log_level=log_level,
         access_log=False,
-        http=_protocol(settings.read_timeout),
+        http=_protocol(settings.read_timeout, settings.max_header_bytes),
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections,
         h11_max_incomplete_event_size=settings.max_header_bytes,
