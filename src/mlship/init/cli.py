@@ -214,10 +214,13 @@ def _model_name(data_path: Path) -> str:
 
 
 def _dvc_add(data_path: Path) -> None:
-    """Pin the data: its directory's .dvc file when one tracks it (data.dvc), else its own."""
+    """Pin the data: the .dvc file that tracks it or its directory (data.dvc, as the template's)."""
     pin = find_pin(data_path, Path.cwd())
-    tracked = pin.out.relative_to(Path.cwd().resolve()) if pin else data_path
-    dvc("add", "--quiet", str(tracked))
+    if pin:
+        tracked = pin.out.relative_to(Path.cwd().resolve())
+    else:
+        tracked = data_path.parent if data_path.parent != Path(".") else data_path
+    dvc("add", str(tracked))  # its hints are for people at a prompt; init prints its own
     print(f"mlship init: dvc add {tracked} ({tracked}.dvc pins the data)")
 
 
