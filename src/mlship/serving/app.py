@@ -37,12 +37,7 @@ from mlship.serving.problems import (
     internal_error,
     invalid_request,
 )
-from mlship.serving.schema import (
-    BatchPrediction,
-    RequestModels,
-    SinglePrediction,
-    request_models,
-)
+from mlship.serving.schema import RequestModels, request_models
 from mlship.serving.settings import ServeSettings, TrafficMode
 from mlship.serving.traffic import FAILED_ROLE_HEADER, Role, Route, TrafficPolicy
 
@@ -377,7 +372,7 @@ def predict_router(models: RequestModels) -> APIRouter:
 
     @router.post(
         "/predict",
-        response_model=SinglePrediction | BatchPrediction,
+        response_model=models.response,
         responses=error_responses(400, 413, 422, 500, 503),
     )
     async def predict(
