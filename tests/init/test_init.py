@@ -103,7 +103,14 @@ def test_init_then_pipeline_gate_and_service_need_no_edit(
     record = {key: (None if pd.isna(value) else value) for key, value in record.items()}
     with TestClient(create_app(settings)) as client:
         answer = client.post("/predict", json=record)
+        openapi = client.get("/openapi.json").json()
     assert answer.status_code == 200, answer.text
+    if dataset.task == "multiclass":  # class -> probability, the classes named in the schema
+        names = [str(label) for label in dataset.classes]
+        assert sorted(answer.json()["probabilities"]) == names
+        assert sum(answer.json()["probabilities"].values()) == pytest.approx(1.0)
+        shape = openapi["components"]["schemas"]["Prediction"]["properties"]["probabilities"]
+        assert shape["anyOf"][0]["propertyNames"]["enum"] == names
     if dataset.task == "regression":
         assert isinstance(answer.json()["prediction"], float)
     else:

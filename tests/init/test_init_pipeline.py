@@ -27,7 +27,8 @@ def test_init_then_make_pipeline_gate_and_report_run_with_no_edit(
     dataset = DATASETS[name]
     source = dataset.write(tmp_path / f"{name}.{suffix}")
     root = copy_repo(tmp_path / "repo")
-    make = ["make", "--no-print-directory", f"VENV={VENV}"]
+    # --assume-old: the copy must not reinstall (and so re-point) the shared editable install.
+    make = ["make", "--no-print-directory", f"VENV={VENV}", f"--assume-old={VENV}/.installed"]
     said = run(["mlship", "init", str(source), "--target", dataset.target, *dataset.options], root)
     assert f"task: {dataset.task}" in said.stdout
     run(["git", "add", "-A"], root)
