@@ -83,6 +83,9 @@ class Inputs:
         self.base_validation = _json(self.base / "validation.json")
         self.metrics = _json(paths.metrics)
         self.base_metrics = _json(self.base / "metrics.json")
+        # Ungated metrics are compared only when both models were scored on the same rows.
+        here, there = _json(paths.eval_dir / "holdout.json"), _json(self.base / "holdout.json")
+        self.same_rows = bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
         self.baseline_info = _json(self.base / "baseline.json")
         self.no_baseline = _json(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
@@ -201,19 +204,19 @@ def metrics_section(inputs: Inputs) -> str:
             verdict = _ICONS.get(m["verdict"], "✅") + f" {m['verdict']}"
         else:
             base, cand = base_metrics.get(name), pr.get(name)
-            delta = cand - base if isinstance(cand, float) and isinstance(base, float) else None
+            comparable = inputs.same_rows and isinstance(cand, float) and isinstance(base, float)
+            delta = cand - base if comparable else None
             interval, verdict = "", "not gated"
         lines.append(
             f"| {name} {arrow} | {_num(base)} | {_num(cand)} | {_num(delta, '+.4f')} | "
             f"{interval} | {verdict} |"
         )
-    if inputs.gate and inputs.gate.get("mode") == "compared" and base_metrics:
-        notes = " ".join(inputs.gate.get("notes", []))
-        if "re-scored" in notes:
-            lines.append(
-                "\n_Gated rows compare both models on this branch's held-out rows; "
-                "the other rows show main's metrics on its own held-out rows._"
-            )
+    if base_metrics and not inputs.same_rows and set(pr) - set(gated):
+        lines.append(
+            "\n_Main and this branch hold out different rows: metrics that are not gated show "
+            "main's value on its own held-out rows, with no Δ (the gated ones compare both "
+            "models on this branch's rows)._"
+        )
     return "\n".join(lines)
 
 
