@@ -83,9 +83,6 @@ class Inputs:
         self.base_validation = _json(self.base / "validation.json")
         self.metrics = _json(paths.metrics)
         self.base_metrics = _json(self.base / "metrics.json")
-        # Ungated metrics are compared only when both models were scored on the same rows.
-        here, there = _json(paths.eval_dir / "holdout.json"), _json(self.base / "holdout.json")
-        self.same_rows = bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
         self.baseline_info = _json(self.base / "baseline.json")
         self.no_baseline = _json(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
@@ -99,6 +96,13 @@ class Inputs:
             data.run(params)
         except DataError as error:
             self.errors["data"] = str(error)
+
+    @property
+    def same_rows(self) -> bool:
+        """Whether main and this branch held out the same rows (so any metric compares)."""
+        here = _json(self.params.paths.eval_dir / "holdout.json")
+        there = _json(self.base / "holdout.json")
+        return bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
 
     def failed(self, job: str) -> bool:
         """Whether CI reported `job` as failed (unknown outside CI)."""
@@ -204,8 +208,9 @@ def metrics_section(inputs: Inputs) -> str:
             verdict = _ICONS.get(m["verdict"], "✅") + f" {m['verdict']}"
         else:
             base, cand = base_metrics.get(name), pr.get(name)
-            comparable = inputs.same_rows and isinstance(cand, float) and isinstance(base, float)
-            delta = cand - base if comparable else None
+            delta = None
+            if isinstance(cand, float) and isinstance(base, float) and inputs.same_rows:
+                delta = cand - base
             interval, verdict = "", "not gated"
         lines.append(
             f"| {name} {arrow} | {_num(base)} | {_num(cand)} | {_num(delta, '+.4f')} | "
