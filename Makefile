@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export ITERATIVE_DO_NOT_TRACK ?= 1
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test test-fast \
-	test-system system-deps data \
+	test-system system-deps init data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
 	smoke baseline gate report serve bench-serve lock
 
@@ -129,6 +129,9 @@ test-system: $(call needs,runtime test workflow-lint) ## Run the system tier: ac
 SYSTEM_DEPS_ENV := MLSHIP_CONTAINER,MLSHIP_POSTGRES_URL,CONTAINERS_CONF,GITHUB_ACTIONS
 system-deps: ## Set up the system tier as root/sudo: podman + stand-in base image where docker cannot pull, PostgreSQL
 	$(if $(filter 0,$(shell id -u)),,sudo --preserve-env=$(SYSTEM_DEPS_ENV)) python3 tools/system_deps.py ensure
+
+init: $(call needs,runtime) ## Set up params.yaml, schema.yaml, plots and data.dvc for DATA=file.csv|.parquet TARGET=column [TASK=...] [ID=column] [FORCE=1]
+	$(BIN)/mlship init "$${DATA:?make init DATA=file TARGET=column}" --target "$${TARGET:?make init DATA=file TARGET=column}" $${TASK:+--task "$$TASK"} $${ID:+--id "$$ID"} $${FORCE:+--force}
 
 data: $(call needs,runtime) ## Put in place the bytes data.dvc pins (DVC cache, DVC remote, or the verified example), else fail
 	$(BIN)/mlship data

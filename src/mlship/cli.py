@@ -9,6 +9,7 @@ from collections.abc import Sequence
 # Subcommand -> (module with a `main(argv) -> int`, one-line help). Modules load lazily so
 # `mlship --help` stays fast and a broken optional part cannot break the others.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("mlship.init.cli", "set the project up for your own CSV or Parquet file"),
     "data": ("mlship.stages.data", "put in place the data its .dvc file pins, or fail"),
     "validate": ("mlship.stages.validate", "validate the dataset against its contract"),
     "split": ("mlship.stages.split", "split into train and held-out test sets"),

@@ -16,6 +16,21 @@ ModelKind = Literal["linear", "random_forest", "hist_gradient_boosting"]
 
 DEFAULT_PARAMS = Path("params.yaml")
 
+# The metrics each task's evaluation computes (model.metrics and the gate's bootstrap compute
+# exactly these; a test holds them equal), so a gate or key metric is checked when params load.
+TASK_METRICS: dict[Task, tuple[str, ...]] = {
+    "binary": ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier"),
+    "multiclass": ("macro_f1", "accuracy", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+# The data files of the plots each task's evaluation writes into `paths.plots_dir` (model.plots);
+# dvc.yaml's `plots:` may name only these, or `dvc plots show` fails on a missing file.
+TASK_PLOTS: dict[Task, tuple[str, ...]] = {
+    "binary": ("roc.csv", "pr.csv", "calibration.csv", "confusion.csv", "importance.csv"),
+    "multiclass": ("confusion.csv", "importance.csv"),
+    "regression": ("residuals.csv", "importance.csv"),
+}
+
 
 class Section(BaseModel):
     """Base of every params section: immutable, strict about unknown keys."""
@@ -89,6 +104,9 @@ class ValidateParams(Section):
     max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
     min_class_fraction: float = Field(0.01, ge=0.0, lt=1.0)
     max_examples: int = Field(5, ge=1, le=100)
+    # Rows without a target value: dropped (and counted in the validation report) when true,
+    # otherwise each is a violation listed with its row.
+    drop_missing_target: bool = False
 
 
 class SplitParams(Section):
@@ -239,6 +257,22 @@ class Params(Section):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _check_metrics_fit_task(params: Params, source: Path) -> None:
+    """Fail naming each gate, key or retrain metric the task does not compute."""
+    task = params.data.task
+    known = TASK_METRICS[task]
+    named = [(f"gate.metrics.{name}", name) for name in params.gate.metrics]
+    named += [(f"registry.key_metrics: {name}", name) for name in params.registry.key_metrics]
+    if params.retrain.metric is not None:
+        named.append(("retrain.metric", params.retrain.metric))
+    wrong = [f"'{key}'" for key, name in named if name not in known]
+    if wrong:
+        raise ParamsError(
+            f"{source}: {', '.join(wrong)}: not a metric of task '{task}'; "
+            f"valid choices: {', '.join(known)}"
+        )
+
+
 def _describe(error: ValidationError, source: Path) -> str:
     lines = []
     for item in error.errors():
@@ -261,9 +295,11 @@ def parse_params(raw: object, source: Path = DEFAULT_PARAMS) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as error:
         raise ParamsError(_describe(error, source)) from None
+    _check_metrics_fit_task(params, source)
+    return params
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:
@@ -278,7 +314,44 @@ def load_params(path: Path = DEFAULT_PARAMS) -> Params:
         raise ParamsError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
-    return parse_params(raw, path)
+    params = parse_params(raw, path)
+    pipeline = path.parent / "dvc.yaml"
+    if pipeline.is_file():
+        check_pipeline(params, pipeline)
+    return params
+
+
+def check_pipeline(params: Params, pipeline: Path) -> None:
+    """Fail when dvc.yaml declares what these params do not produce (DVC would fail later).
+
+    DVC cannot template a dependency away, so a null `validate.schema_file` needs dvc.yaml
+    without it; and a plot the task does not draw makes `dvc plots show` fail.
+    """
+    try:
+        raw = yaml.safe_load(pipeline.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ParamsError(f"{pipeline}: cannot read: {error}") from None
+    stage = (raw.get("stages") or {}).get("validate") or {}
+    if params.validate_.schema_file is None and "${validate.schema_file}" in (
+        stage.get("deps") or []
+    ):
+        raise ParamsError(
+            f"{pipeline}: stage 'validate' depends on ${{validate.schema_file}}, which "
+            "params.yaml sets to null: delete that line from its deps (`mlship init` does)"
+        )
+    produced = TASK_PLOTS[params.data.task]
+    plots_dir = params.paths.plots_dir.as_posix()
+    for plot in raw.get("plots") or []:
+        for title, spec in (plot.items() if isinstance(plot, dict) else []):
+            files = list((spec or {}).get("y") or {}) if isinstance(spec, dict) else []
+            for name in files:
+                if Path(name).parent.as_posix() == plots_dir and Path(name).name in produced:
+                    continue
+                raise ParamsError(
+                    f"{pipeline}: plot '{title}' reads {name}, which task "
+                    f"'{params.data.task}' does not produce; valid choices: "
+                    + ", ".join(f"{plots_dir}/{file}" for file in produced)
+                )
 
 
 class DuplicateKey(yaml.YAMLError):

@@ -70,8 +70,12 @@ def mlflow_errors(uri: str) -> Iterator[None]:
 
     # urllib3 logs each retry as a warning; the error below says it once.
     retries = logging.getLogger("urllib3.connectionpool")
-    level = retries.level
+    # The SQLite store announces creating and upgrading its tables at INFO on every new
+    # process, although nothing is wrong and nothing is asked of the user.
+    store = logging.getLogger("mlflow.store.db.utils")
+    level, store_level = retries.level, store.level
     retries.setLevel(logging.ERROR)
+    store.setLevel(logging.WARNING)
     try:
         yield
     except (MlflowException, requests.RequestException) as error:
@@ -85,6 +89,7 @@ def mlflow_errors(uri: str) -> Iterator[None]:
         raise TrackingError(f"MLflow at {uri}: {first[:300]}") from None
     finally:
         retries.setLevel(level)
+        store.setLevel(store_level)
 
 
 def check_tracking(params: Params) -> None:

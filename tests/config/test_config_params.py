@@ -196,3 +196,52 @@ def test_loading_params_does_not_import_scipy_or_sklearn() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_gate_metric_the_task_lacks_is_an_error_naming_the_valid_choices() -> None:
+    raw = minimal(data={"task": "regression"}, gate={"metrics": {"roc_auc": {}}})
+    message = error_of(raw)
+    assert "'gate.metrics.roc_auc'" in message and "task 'regression'" in message
+    assert "valid choices: rmse, mae, r2" in message
+
+
+def test_a_key_metric_the_task_lacks_is_an_error() -> None:
+    raw = minimal(data={"task": "multiclass"}, registry={"key_metrics": ["pr_auc"]})
+    assert "'registry.key_metrics: pr_auc'" in error_of(raw)
+
+
+def test_metric_names_match_what_evaluation_and_the_gate_compute() -> None:
+    import numpy as np  # pylint: disable=import-outside-toplevel
+
+    from mlship.config import TASK_METRICS  # pylint: disable=import-outside-toplevel
+    from mlship.gate.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
+    from mlship.model.metrics import compute_metrics  # pylint: disable=import-outside-toplevel
+
+    y = np.array([0, 1, 0, 1])
+    scores = {"binary": np.array([0.2, 0.8, 0.4, 0.6]), "regression": y + 0.1}
+    scores["multiclass"] = np.array([[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])
+    for task, names in TASK_METRICS.items():
+        assert set(WEIGHTED[task]) == set(names)
+        assert set(compute_metrics(task, y, scores[task])) == set(names)
+
+
+def _project(tmp_path: Path, params: dict[str, Any], pipeline: str) -> Path:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    (tmp_path / "dvc.yaml").write_text(pipeline, encoding="utf-8")
+    return tmp_path / "params.yaml"
+
+
+def test_null_schema_file_with_its_dvc_dep_is_an_error_saying_which_line(tmp_path: Path) -> None:
+    pipeline = "stages:\n  validate:\n    cmd: x\n    deps:\n      - ${validate.schema_file}\n"
+    path = _project(tmp_path, minimal(validate={"schema_file": None}), pipeline)
+    with pytest.raises(ParamsError, match=r"delete that line"):
+        load_params(path)
+    (tmp_path / "dvc.yaml").write_text(pipeline.replace("${validate.schema_file}", "x.csv"))
+    assert load_params(path).validate_.schema_file is None
+
+
+def test_a_declared_plot_the_task_does_not_draw_is_an_error(tmp_path: Path) -> None:
+    pipeline = "plots:\n  - ROC:\n      x: fpr\n      y:\n        plots/roc.csv: tpr\n"
+    raw = minimal(data={"task": "multiclass"}, gate={"metrics": {"accuracy": {}}})
+    with pytest.raises(ParamsError, match=r"plot 'ROC' reads plots/roc.csv.*plots/confusion.csv"):
+        load_params(_project(tmp_path, raw, pipeline))

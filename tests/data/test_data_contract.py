@@ -283,3 +283,31 @@ def test_markdown_table_escapes_pipes_in_values() -> None:
     assert len(rows) == 1
     assert "'x\\|y'" in rows[0] and "'p\\nq'" in rows[0]  # one line: examples are repr()s
     assert rows[0].count(" | ") == 3  # four cells: the value's pipe did not add one
+
+
+def test_missing_targets_are_a_violation_naming_their_rows() -> None:
+    report = check(small(y=[0, None, 1, None]))
+    violation = only(report, "y")
+    assert (violation.check, violation.count) == ("not_nullable", 2)
+    assert violation.examples == ["row 2", "row 4"]
+
+
+def test_drop_missing_target_drops_and_counts_the_rows() -> None:
+    frame = small(y=[0, None, 1, 1], id=[1, 2, 3, 4])
+    report = check(frame, rules=LOOSE.model_copy(update={"drop_missing_target": True}))
+    assert report.valid, report.summary()
+    assert (report.rows, report.to_dict()["dropped_missing_target"]) == (3, 1)
+    assert "1 row(s) without a target value dropped" in report.to_markdown()
+
+
+def test_a_misspelt_target_is_reported_missing_not_as_a_schema_mismatch() -> None:
+    typo = SMALL.model_copy(update={"target": "Y"})
+    rules = SchemaFile(columns={"y": ColumnRule(allowed=(0, 1))})
+    report = check(small(), data=typo, schema_file=rules)
+    assert only(report, "Y").check == "column is missing"
+
+
+def test_a_nullable_target_in_the_schema_file_points_to_drop_missing_target() -> None:
+    rules = SchemaFile(columns={"y": ColumnRule(nullable=True)})
+    with pytest.raises(ParamsError, match="drop_missing_target"):
+        check(small(), schema_file=rules)

@@ -133,3 +133,21 @@ def test_mlflow_run_of_this_commit_is_found_by_its_tag(tmp_path: Path) -> None:
     assert report_cli.find_run_id(uri, "mlship", "c0ffee") == run.info.run_id
     assert report_cli.find_run_id(uri, "mlship", "other") is None
     assert report_cli.find_run_id(uri, "no-such-experiment", "c0ffee") is None
+
+
+def test_ungated_metrics_on_different_held_out_rows_show_no_delta(gated_project: Path) -> None:
+    holdout = gated_project / "reports/baseline/holdout.json"
+    recorded = holdout.read_text(encoding="utf-8")
+    holdout.write_text(re.sub(r'"rows_hash": "\w+"', '"rows_hash": "other"', recorded))
+    text = _report(gated_project)
+    assert "hold out different rows" in text
+    accuracy = next(line for line in text.splitlines() if line.startswith("| accuracy ↑ |"))
+    assert accuracy.split("|")[4].strip() == report_cli._num(None)  # no Δ across other rows
+    assert "not gated" in accuracy
+
+
+def test_ungated_metrics_on_the_same_rows_show_their_delta(gated_project: Path) -> None:
+    text = _report(gated_project)
+    accuracy = next(line for line in text.splitlines() if line.startswith("| accuracy ↑ |"))
+    assert accuracy.split("|")[4].strip() == "+0.0000"
+    assert "hold out different rows" not in text

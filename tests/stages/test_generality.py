@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from sklearn import datasets
 
+from mlship.config import TASK_METRICS
+
 from conftest import make_project, project_params, run_pipeline
 
 
@@ -97,6 +99,9 @@ def run_on(
             "split": {"stratify": stratify},
             "train": {"model": model, "hyperparams": hyperparams},
             "evaluate": {"importance_repeats": 1},
+            # The example's gate and key metrics are binary ones: a params error for other tasks.
+            "gate": {"metrics": {TASK_METRICS[data["task"]][0]: {}}},
+            "registry": {"key_metrics": []},
         }
     )
     metrics = run_pipeline(make_project(root, raw), with_data=False)

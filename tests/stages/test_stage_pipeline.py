@@ -71,6 +71,8 @@ def test_regression_split_ignores_stratify() -> None:
         "numeric": ["tenure_months"],
         "categorical": ["region"],
     }
+    raw["gate"]["metrics"] = {"rmse": {}}  # the example's binary metrics are an error here
+    raw["registry"]["key_metrics"] = []
     params = parse_params(raw)
     frame = split.prepare(generate_churn(300, seed=2), params)
     train_part, test_part = split.split_frame(frame, params)

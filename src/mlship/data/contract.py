@@ -69,6 +69,7 @@ class ValidationReport:
     rows: int
     columns: int
     violations: list[Violation] = field(default_factory=list)
+    dropped_missing_target: int = 0
 
     @property
     def valid(self) -> bool:
@@ -83,6 +84,7 @@ class ValidationReport:
             "rows": self.rows,
             "columns": self.columns,
             "violations": [asdict(v) for v in self.violations],
+            "dropped_missing_target": self.dropped_missing_target,
         }
 
     def to_markdown(self) -> str:
@@ -92,6 +94,11 @@ class ValidationReport:
             f"**Data validation {verdict}** — `{self.source}`, {self.rows} rows, "
             f"{self.columns} columns.",
         ]
+        if self.dropped_missing_target:
+            lines.append(
+                f"{self.dropped_missing_target} row(s) without a target value dropped "
+                "(`validate.drop_missing_target`)."
+            )
         if self.violations:
             lines += ["", *violations_table(self.to_dict()["violations"])]
         return "\n".join(lines) + "\n"
@@ -168,12 +175,16 @@ def _max_missing(limit: float) -> pa.Check:
 
 
 def build_schema(
-    data: DataParams, rules: ValidateParams, schema_file: SchemaFile
+    data: DataParams, rules: ValidateParams, schema_file: SchemaFile, check_unknown: bool = True
 ) -> pa.DataFrameSchema:
-    """Make the pandera schema for a table described by params."""
+    """Make the pandera schema for a table described by params.
+
+    `check_unknown=False` skips refusing schema-file columns params do not name: when a column
+    params name is missing from the data, that is the problem to report, not the schema file.
+    """
     declared = {data.target, *data.features} | ({data.id_column} if data.id_column else set())
     unknown = sorted(set(schema_file.columns) - declared)
-    if unknown:
+    if unknown and check_unknown:
         raise ParamsError(f"schema file names column(s) not in params data section: {unknown}")
     columns: dict[str, pa.Column] = {}
     for name in data.numeric:
@@ -196,6 +207,11 @@ def build_schema(
             unique=rule.unique,
         )
     target_rule = schema_file.columns.get(data.target, ColumnRule(nullable=False))
+    if "nullable" in target_rule.model_fields_set and target_rule.nullable:
+        raise ParamsError(
+            f"schema file: target '{data.target}' is nullable: rows without a target cannot be "
+            "trained on; set validate.drop_missing_target: true to drop (and count) them"
+        )
     target_checks = _rule_checks(target_rule)
     if data.is_classification:
         target_checks.append(_class_balance(rules.min_class_fraction))
@@ -265,7 +281,10 @@ def _violations(errors: SchemaErrors, max_examples: int, frame: pd.DataFrame) ->
     cases.loc[uncoercible, "check"] = "wrong type: " + cases.loc[uncoercible, "check"]
     out = []
     for (column, check), group in cases.groupby(["column", "check"], sort=True):
-        if group["index"].notna().any():
+        if check == "not_nullable":  # the value is null: say which rows
+            rows = group["index"].dropna().astype(int).head(max_examples)
+            count, shown = int(group["index"].notna().sum()), [f"row {row + 1}" for row in rows]
+        elif group["index"].notna().any():
             examples = group["failure_case"].drop_duplicates().head(max_examples)
             count, shown = int(group["index"].notna().sum()), [repr(value) for value in examples]
         else:
@@ -300,12 +319,23 @@ def validate_frame(
     schema_file: SchemaFile,
     source: str,
 ) -> ValidationReport:
-    """Check a frame against the contract, collecting every violation."""
-    schema = build_schema(data, rules, schema_file)
+    """Check a frame against the contract, collecting every violation.
+
+    A column params name that the file lacks is reported as missing, before the schema file is
+    cross-checked (a misspelt target is a missing column, not a schema problem).
+    """
+    declared = [data.target, *data.features] + ([data.id_column] if data.id_column else [])
+    absent = [name for name in declared if name not in frame.columns]
+    dropped = 0
+    if rules.drop_missing_target and data.target in frame.columns:
+        keep = frame[data.target].notna()
+        dropped = int((~keep).sum())
+        frame = frame[keep]
+    schema = build_schema(data, rules, schema_file, check_unknown=not absent)
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
         violations = _violations(errors, rules.max_examples, frame)
     else:
         violations = []
-    return ValidationReport(source, len(frame), frame.shape[1], violations)
+    return ValidationReport(source, len(frame), frame.shape[1], violations, dropped)

@@ -97,6 +97,13 @@ class Inputs:
         except DataError as error:
             self.errors["data"] = str(error)
 
+    @property
+    def same_rows(self) -> bool:
+        """Whether main and this branch held out the same rows (so any metric compares)."""
+        here = _json(self.params.paths.eval_dir / "holdout.json")
+        there = _json(self.base / "holdout.json")
+        return bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
+
     def failed(self, job: str) -> bool:
         """Whether CI reported `job` as failed (unknown outside CI)."""
         return self.jobs.get(job) == "failure"
@@ -201,19 +208,20 @@ def metrics_section(inputs: Inputs) -> str:
             verdict = _ICONS.get(m["verdict"], "✅") + f" {m['verdict']}"
         else:
             base, cand = base_metrics.get(name), pr.get(name)
-            delta = cand - base if isinstance(cand, float) and isinstance(base, float) else None
+            delta = None
+            if isinstance(cand, float) and isinstance(base, float) and inputs.same_rows:
+                delta = cand - base
             interval, verdict = "", "not gated"
         lines.append(
             f"| {name} {arrow} | {_num(base)} | {_num(cand)} | {_num(delta, '+.4f')} | "
             f"{interval} | {verdict} |"
         )
-    if inputs.gate and inputs.gate.get("mode") == "compared" and base_metrics:
-        notes = " ".join(inputs.gate.get("notes", []))
-        if "re-scored" in notes:
-            lines.append(
-                "\n_Gated rows compare both models on this branch's held-out rows; "
-                "the other rows show main's metrics on its own held-out rows._"
-            )
+    if base_metrics and not inputs.same_rows and set(pr) - set(gated):
+        lines.append(
+            "\n_Main and this branch hold out different rows: metrics that are not gated show "
+            "main's value on its own held-out rows, with no Δ (the gated ones compare both "
+            "models on this branch's rows)._"
+        )
     return "\n".join(lines)
 
 

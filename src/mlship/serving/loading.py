@@ -31,7 +31,7 @@ class Result:
 
     predictions: list[Any]
     probabilities: list[float | None]
-    class_probabilities: list[list[float]] | None
+    class_probabilities: list[dict[str, float]] | None  # class (as text) -> probability
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ class ServedModel:
         if self.task == "binary":
             positive = proba[:, int(self.meta["positive_index"])]
             return Result(labels, [float(p) for p in positive], None)
-        return Result(labels, [float(p) for p in proba.max(axis=1)], proba.tolist())
+        names = [str(name) for name in classes]
+        by_class = [dict(zip(names, row)) for row in proba.tolist()]
+        return Result(labels, [float(p) for p in proba.max(axis=1)], by_class)
 
 
 def _names(meta: dict[str, Any], key: str) -> str | None:

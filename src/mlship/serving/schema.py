@@ -27,7 +27,9 @@ class Prediction(BaseModel):
     probability: float | None = Field(
         None, description="P(positive class) for binary, top class probability for multiclass"
     )
-    probabilities: list[float] | None = Field(None, description="per class, multiclass only")
+    probabilities: dict[str, float] | None = Field(
+        None, description="class -> probability, multiclass only"
+    )
 
 
 class SinglePrediction(Prediction, ModelRef):
@@ -47,6 +49,7 @@ class RequestModels:
     record: type[BaseModel]
     batch: type[BaseModel]
     body: Any
+    response: Any = SinglePrediction | BatchPrediction
 
 
 def _body_kind(value: Any) -> str:
@@ -82,4 +85,24 @@ def request_models(meta: dict[str, Any], max_batch: int) -> RequestModels:
         Annotated[record, Tag("record")] | Annotated[batch, Tag("batch")],
         Discriminator(_body_kind),
     ]
-    return RequestModels(record, batch, body)
+    return RequestModels(record, batch, body, response_models(meta))
+
+
+def response_models(meta: dict[str, Any]) -> Any:
+    """The /predict response type; a multiclass model's class names become the keys it lists."""
+    if meta.get("task") != "multiclass":
+        return SinglePrediction | BatchPrediction
+    keys: Any = Literal[tuple(str(name) for name in meta["classes"])]
+    annotation: Any = dict[keys, float] | None
+    probabilities = (
+        annotation,
+        Field(None, description="class -> probability, one key per class of the model"),
+    )
+    prediction = create_model("Prediction", __base__=Prediction, probabilities=probabilities)
+    single = create_model(
+        "SinglePrediction", __base__=(prediction, ModelRef), __doc__=SinglePrediction.__doc__
+    )
+    batch = create_model(
+        "BatchPrediction", __base__=BatchPrediction, predictions=(list[prediction], ...)
+    )
+    return single | batch

@@ -11,7 +11,7 @@ from mlship.serving.dependencies import ServiceDep
 from mlship.serving.loading import Result
 from mlship.serving.problems import StrictJSONRoute, error_responses
 from mlship.serving.routes import json_response
-from mlship.serving.schema import BatchPrediction, RequestModels, SinglePrediction
+from mlship.serving.schema import RequestModels
 
 
 def _item(result: Result, index: int) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def predict_router(models: RequestModels) -> APIRouter:
 
     @router.post(
         "/predict",
-        response_model=SinglePrediction | BatchPrediction,
+        response_model=models.response,
         responses=error_responses(400, 408, 413, 422, 500, 503),
     )
     async def predict(

@@ -1,0 +1,1 @@
+"""`mlship init`: infer params, a schema and plots for your own table, and pin it with DVC."""
