@@ -137,12 +137,14 @@ def verdict_section(inputs: Inputs) -> str:
         return _failure(
             "data", errors.get("data"), "Validation, training and the metric gate did not run."
         )
-    if inputs.failed("train") and gate is None:
-        return _failure("train", errors["train"], "The metric gate did not run.")
-    if inputs.failed("baseline") and gate is None:
-        return _failure("baseline", errors["baseline"], "The gate could not judge this PR's model.")
-    if inputs.failed("gate") and gate is None:
-        return _failure("gate", None, "The gate could not judge this PR's model.")
+    unjudged = "The gate could not judge this PR's model."
+    for step, after in (
+        ("train", "The metric gate did not run."),
+        ("baseline", unjudged),
+        ("gate", unjudged),
+    ):
+        if inputs.failed(step) and gate is None:
+            return _failure(step, errors.get(step), after)
     if gate is None:
         why = (
             "the model was trained but the gate did not run or failed before judging"
