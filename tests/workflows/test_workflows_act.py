@@ -47,6 +47,14 @@ CI_RUN_ID = 4242
 # The job that validates, trains, gates and reports, and its steps' ids.
 PIPELINE = "pipeline"
 MODEL_STEPS = ("data", "train", "baseline", "gate", "report")
+# The data step failed: nothing after it ran but the report.
+DATA_FAILED = {
+    "data": "failure",
+    "train": "skipped",
+    "baseline": "skipped",
+    "gate": "skipped",
+    "report": "success",
+}
 
 
 @dataclass
@@ -377,13 +385,7 @@ def test_bad_data_fails_the_data_job_listing_each_violation(bad_data_fork_pr: Pu
 
 def test_bad_data_stops_training_and_gate_but_still_reports(bad_data_fork_pr: PullRequest) -> None:
     run = bad_data_fork_pr.ci
-    assert model_steps(run) == {
-        "data": "failure",
-        "train": "skipped",
-        "baseline": "skipped",
-        "gate": "skipped",
-        "report": "success",
-    }, run.describe()
+    assert model_steps(run) == DATA_FAILED, run.describe()
     assert "not all green: pipeline" in check_verdict(bad_data_fork_pr.scenario, run).stderr
 
 
@@ -584,13 +586,7 @@ def test_unpushed_dvc_data_fails_the_data_step_naming_file_hash_and_fix(
     unpushed_data_pr: PullRequest,
 ) -> None:
     run = unpushed_data_pr.ci
-    assert model_steps(run) == {
-        "data": "failure",
-        "train": "skipped",
-        "baseline": "skipped",
-        "gate": "skipped",
-        "report": "success",
-    }, run.describe()
+    assert model_steps(run) == DATA_FAILED, run.describe()
     pinned = yaml.safe_load((unpushed_data_pr.scenario.repo / "data.dvc").read_text("utf-8"))
     log = run.log(PIPELINE, "data")
     for words in ("data/churn.csv", pinned["outs"][0]["md5"], "dvc push", "fork"):
