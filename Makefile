@@ -49,12 +49,19 @@ group_lock = $(if $(filter runtime,$(1)),requirements.txt,requirements/$(1).txt)
 # A target's install prerequisite: the developer environment, or with GROUPS set the named groups.
 needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTALLED))
 
-# A venv whose pip was lost (uv replaces pip from the lock; an install cut short can leave none) is
-# given one back by ensurepip.
+# A new venv starts without pip: ensurepip byte-compiles all of pip, seconds of CPU in every CI job.
+# The base interpreter's pip installs uv into it (`pip --python`, pip 22.3+); uv then installs, from
+# the wheel ensurepip bundles, the same pip `python -m venv` would have given (tools call it).
+# Without such a base pip, or that wheel (a distribution may unbundle it), or in a venv whose pip
+# was lost (an install cut short can leave none), ensurepip gives the venv its pip.
+BUNDLED_PIP = $(BIN)/python -c 'import ensurepip, pathlib; print(next(pathlib.Path(ensurepip.__file__).parent.glob("_bundled/pip-*.whl")))'
 define bootstrap_uv
-test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
-$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
+test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+$(PYTHON) -m pip --python $(BIN)/python install --quiet --require-hashes --no-deps -r requirements/uv.txt 2>/dev/null || \
+	{ $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
+	  $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt; }
+$(BIN)/python -m pip --version >/dev/null 2>&1 || $(UV) pip install --python $(BIN)/python --quiet "$$($(BUNDLED_PIP) 2>/dev/null)" 2>/dev/null || \
+	$(BIN)/python -m ensurepip --default-pip >/dev/null
 endef
 # On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
 # built from source, as downloading the others is faster than restoring them.

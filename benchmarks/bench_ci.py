@@ -10,8 +10,9 @@ runner). Artifacts go from job to job as upload-artifact and download-artifact w
 checkout and setup-python are the clone and this machine's Python; caches start cold except
 uv's (the warm package cache).
 
-Printed: each job's start, install and run time and result, the critical path, and the wall
-time until `check` is known against the 3-minute goal, and the test job against the 2-minute one.
+Printed: each job's start, install and run time and result, the critical path with the time of
+each step of its jobs, and the wall time until `check` is known against the 3-minute goal, and
+the test job against the 2-minute one.
 The test job runs what ci.yml says (`make test-fast`, the fast tier); --pytest-args adds pytest
 options to any `make test*` step.
 """
@@ -60,6 +61,9 @@ class Job:
     run: float = 0.0
     result: str = "pending"
     notes: list[str] = field(default_factory=list)
+    # Each step that ran a command: (label, seconds); the `steps` context: id -> outcome.
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 def load_jobs(workflow: Path) -> dict[str, Job]:
@@ -89,8 +93,12 @@ def step_env(step: dict[str, Any], jobs: dict[str, Job], job: Job) -> dict[str, 
     env: dict[str, str] = {}
     for key, value in (step.get("env") or {}).items():
         text = str(value)
-        if key == "NEEDS_JSON":
+        if text.replace(" ", "") == "${{toJSON(needs)}}":
             text = json.dumps({n: {"result": jobs[n].result} for n in job.needs})
+        elif text.replace(" ", "") == "${{toJSON(steps)}}":
+            text = json.dumps(
+                {i: {"outcome": o, "conclusion": o, "outputs": {}} for i, o in job.outcomes.items()}
+            )
         elif EXPRESSION.search(text):
             text = SIMULATED_ENV.get(key, "")
         env[key] = text
@@ -181,8 +189,12 @@ class Simulation:
             if (failed and not runs_despite_failures(condition)) or (
                 only_on_failure(condition) and not failed
             ):
+                if "id" in step:
+                    job.outcomes[str(step["id"])] = "skipped"
                 continue
             error = self.step(job, step, workspace, {**env, **step_env(step, self.jobs, job)}, log)
+            if "id" in step:
+                job.outcomes[str(step["id"])] = "failure" if error else "success"
             if error and not step.get("continue-on-error"):
                 failed = True
                 job.notes.append(error)
@@ -218,6 +230,7 @@ class Simulation:
             job.install += seconds
         else:
             job.run += seconds
+        job.timings.append((str(step.get("id") or target or command), seconds))
         return f"`{command}` exited {result.returncode}" if result.returncode else None
 
 
@@ -267,7 +280,9 @@ def print_report(jobs: dict[str, Job], work: Path) -> float:
     chain = critical_path(jobs)
     wall = max(job.end for job in jobs.values())
     print(f"\ncritical path: {' -> '.join(chain)}")
-    print("  " + ", ".join(f"{n} {jobs[n].end - jobs[n].start:.1f} s" for n in chain))
+    for name in chain:
+        steps = ", ".join(f"{label} {seconds:.1f}" for label, seconds in jobs[name].timings)
+        print(f"  {name} {jobs[name].end - jobs[name].start:.1f} s ({steps or 'no command'})")
     verdict = "within" if wall <= GOAL_SECONDS else "over"
     goal = f"{verdict} the {GOAL_SECONDS:.0f} s goal"
     print(f"wall time until {chain[-1]} is known: {wall:.1f} s, {goal}")

@@ -4,9 +4,11 @@ Usage: python tools/pin_action.py GIT_DIR OWNER/REPO vX.Y.Z
 
 GIT_DIR is a clone (bare is fine) of github.com/OWNER/REPO. The tag must be a release tag
 (vX.Y.Z); its commit, the action.yml at that commit, and the files its `runs` executes must all
-be in that clone. The action.yml is copied to tests/workflows/upstream/OWNER/REPO/action.yml and
-the pin is recorded in tests/workflows/upstream/pins.json, which the workflow tests compare with
-every `uses:` line. After a Dependabot bump, run this for the new tag (the tests fail until then).
+be in that clone. The action.yml is copied to tests/workflows/upstream/OWNER/REPO/action.yml,
+each sub-action's (DIR/action.yml, used as `OWNER/REPO/DIR@...`, e.g. actions/cache/save) beside
+it in DIR/, and the pin is recorded in tests/workflows/upstream/pins.json, which the workflow
+tests compare with every `uses:` line. After a Dependabot bump, run this for the new tag (the
+tests fail until then).
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ def _git(git_dir: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _runs_files(runs: dict[str, Any]) -> list[str]:
-    """The files a JavaScript action executes (main, pre, post); none for composite/docker."""
+def _runs_files(runs: dict[str, Any], subdir: str = "") -> list[str]:
+    """The files a JavaScript action in `subdir` executes (main, pre, post), from the root."""
     if not str(runs.get("using", "")).startswith("node"):
         return []
-    return [str(runs[key]) for key in ("pre", "main", "post") if key in runs]
+    return [
+        os.path.normpath(os.path.join(subdir, str(runs[key])))
+        for key in ("pre", "main", "post")
+        if key in runs
+    ]
 
 
 def verify(git_dir: Path, action: str, tag: str) -> dict[str, Any]:
@@ -57,7 +63,16 @@ def verify(git_dir: Path, action: str, tag: str) -> dict[str, Any]:
     text = _git(git_dir, "show", f"{commit}:action.yml")
     runs: dict[str, Any] = yaml.safe_load(text)["runs"]
     tree = set(_git(git_dir, "ls-tree", "-r", "--name-only", commit).splitlines())
-    files = sorted(set(_runs_files(runs)))
+    sub_actions = {
+        name.split("/")[0]: _git(git_dir, "show", f"{commit}:{name}")
+        for name in sorted(tree)
+        if name.count("/") == 1 and name.endswith("/action.yml")
+    }
+    files = sorted(
+        set(_runs_files(runs)).union(
+            *(_runs_files(yaml.safe_load(sub)["runs"], d) for d, sub in sub_actions.items())
+        )
+    )
     missing = [name for name in files if name not in tree]
     if missing:
         raise PinError(f"{action}@{commit} ({tag}) runs {missing}, absent from its tree")
@@ -71,19 +86,23 @@ def verify(git_dir: Path, action: str, tag: str) -> dict[str, Any]:
             f"action.yml read at that commit; runs files {files} in its tree"
         ),
         "action_yml": text,
+        "sub_actions": sub_actions,
     }
 
 
 def record(entry: dict[str, Any]) -> None:
-    """Write the action.yml fixture and the pin record, each via a temp file then rename."""
+    """Write the action.yml fixtures and the pin record, each via a temp file then rename."""
     target = UPSTREAM / entry["action"] / "action.yml"
-    target.parent.mkdir(parents=True, exist_ok=True)
     pins: dict[str, Any] = json.loads(PINS.read_text(encoding="utf-8")) if PINS.exists() else {}
-    pins[entry["action"]] = {k: v for k, v in entry.items() if k not in {"action", "action_yml"}}
+    unrecorded = {"action", "action_yml", "sub_actions"}
+    pins[entry["action"]] = {k: v for k, v in entry.items() if k not in unrecorded}
+    subs = entry.get("sub_actions", {}).items()
     for path, text in (
         (target, entry["action_yml"]),
+        *((target.parent / subdir / "action.yml", sub) for subdir, sub in subs),
         (PINS, json.dumps(dict(sorted(pins.items())), indent=2) + "\n"),
     ):
+        path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(path.name + ".tmp")
         temp.write_text(text, encoding="utf-8")
         os.replace(temp, path)

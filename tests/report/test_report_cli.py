@@ -91,7 +91,7 @@ def test_report_for_invalid_data_says_why_training_and_gate_did_not_run(in_proje
     assert "Training and the metric gate did not run" in text
     assert "| `tenure_months` |" in text and "| `contract` |" in text
     assert "no model was evaluated" in text.lower()
-    assert "no baseline (the baseline job did not run)" in text
+    assert "no baseline (the baseline step did not run)" in text
 
 
 def test_report_stays_under_the_configured_limit_dropping_plots_first(

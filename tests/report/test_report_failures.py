@@ -1,4 +1,4 @@
-"""The report explains a red check: which job failed and its first error; gains say "improved"."""
+"""The report explains a red check: which step failed and its first error; gains say "improved"."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ from mlship.report import cli as report_cli
 PINNED = "0" * 32 + ".dir"
 
 
-def _needs(**results: str) -> str:
-    return json.dumps({job: {"result": result, "outputs": {}} for job, result in results.items()})
+def _steps(**outcomes: str) -> str:
+    """The pipeline job's `steps` context as GitHub's toJSON(steps) renders it."""
+    return json.dumps(
+        {
+            step: {"outputs": {}, "outcome": outcome, "conclusion": outcome}
+            for step, outcome in outcomes.items()
+        }
+    )
 
 
 def _report(root: Path) -> str:
@@ -34,16 +40,18 @@ def _pin_unavailable_data(root: Path) -> None:
     (root / "data.dvc").write_text(yaml.safe_dump({"outs": [out]}), encoding="utf-8")
 
 
-def test_failed_data_pull_is_reported_as_the_data_job_with_its_message(
+def test_failed_data_pull_is_reported_as_the_data_step_with_its_message(
     baselined_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _pin_unavailable_data(baselined_project)
-    monkeypatch.setenv("NEEDS_JSON", _needs(data="failure", train="skipped", gate="skipped"))
+    monkeypatch.setenv(
+        "STEPS_JSON", _steps(data="failure", train="skipped", baseline="skipped", gate="skipped")
+    )
     text = _report(baselined_project)
     head = text.split("### ")[0]
-    assert "## ❌ The data job failed" in head
+    assert "## ❌ The data step failed" in head
     assert "data/churn.csv" in head and PINNED in head and "dvc push" in head
-    assert "train job" not in text and "no model was trained" not in text
+    assert "train step" not in text and "no model was trained" not in text
 
 
 def test_failed_training_shows_its_exception_line(
@@ -52,9 +60,11 @@ def test_failed_training_shows_its_exception_line(
     error = "`dvc repro` failed (exit 255): ValueError: Input contains NaN"
     (baselined_project / SMOKE_ERROR).parent.mkdir(parents=True)
     (baselined_project / SMOKE_ERROR).write_text(json.dumps({"error": error}), encoding="utf-8")
-    monkeypatch.setenv("NEEDS_JSON", _needs(data="success", train="failure", gate="skipped"))
+    monkeypatch.setenv(
+        "STEPS_JSON", _steps(data="success", train="failure", baseline="skipped", gate="skipped")
+    )
     head = _report(baselined_project).split("### ")[0]
-    assert "## ❌ The train job failed" in head and "ValueError: Input contains NaN" in head
+    assert "## ❌ The train step failed" in head and "ValueError: Input contains NaN" in head
 
 
 def test_gate_refusal_before_judging_shows_the_baseline_error(
@@ -62,9 +72,11 @@ def test_gate_refusal_before_judging_shows_the_baseline_error(
 ) -> None:
     base = baselined_project / "reports/baseline"
     (base / "error.json").write_text(json.dumps({"error": "main's data: missing"}), "utf-8")
-    monkeypatch.setenv("NEEDS_JSON", _needs(data="success", train="success", gate="failure"))
+    monkeypatch.setenv(
+        "STEPS_JSON", _steps(data="success", train="success", baseline="failure", gate="skipped")
+    )
     head = _report(baselined_project).split("### ")[0]
-    assert "## ❌ The gate job failed" in head and "main's data: missing" in head
+    assert "## ❌ The baseline step failed" in head and "main's data: missing" in head
 
 
 def test_pass_with_gains_says_improved(baselined_project: Path) -> None:

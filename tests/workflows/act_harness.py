@@ -41,7 +41,8 @@ GITHUB_REPOSITORY = "acme/mlship"
 INSTALLED_MTIME = 4_102_444_800  # 2100-01-01
 # The Makefile's install groups: a job's GROUPS installs each into VENV with a marker file.
 ALL_GROUPS = re.compile(r"^ALL_GROUPS := (.+)$", re.MULTILINE)
-USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})(?:\s+#\s*(\S+))?")
+# owner/repo, then the sub-action's directory in it if any (actions/cache/save), commit, tag.
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)((?:/[\w.-]+)*)@([0-9a-f]{40})(?:\s+#\s*(\S+))?")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "mlship tests",
     "GIT_AUTHOR_EMAIL": "tests@example.invalid",
@@ -54,20 +55,26 @@ GIT_ENV = {
 
 @dataclass(frozen=True)
 class Pin:
-    """One `uses: owner/repo@sha # vX.Y.Z` line of a workflow."""
+    """One `uses: owner/repo[/dir]@sha # vX.Y.Z` line of a workflow."""
 
     workflow: str
-    action: str
+    action: str  # owner/repo: the repository the commit and tag belong to
     commit: str
     tag: str
+    subdir: str = ""  # a sub-action's directory in that repository (`save` in actions/cache/save)
+
+    @property
+    def uses(self) -> str:
+        """What the step names before `@`: the action, or the sub-action inside it."""
+        return f"{self.action}/{self.subdir}" if self.subdir else self.action
 
 
 def workflow_pins() -> list[Pin]:
     """Every SHA-pinned `uses:` of the workflow files, in file order."""
     return [
-        Pin(workflow.name, name, sha, tag)
+        Pin(workflow.name, name, sha, tag, subdir.strip("/"))
         for workflow in sorted(WORKFLOWS.glob("*.yml"))
-        for name, sha, tag in USES.findall(workflow.read_text(encoding="utf-8"))
+        for name, subdir, sha, tag in USES.findall(workflow.read_text(encoding="utf-8"))
     ]
 
 
@@ -80,21 +87,25 @@ def verified_pins() -> dict[str, dict[str, str]]:
 def check_pin(pin: Pin, verified: dict[str, dict[str, str]]) -> None:
     """Refuse a pin whose commit and tag are not the verified ones, or that has no fixture."""
     record = verified.get(pin.action)
-    where = f"{pin.workflow}: {pin.action}@{pin.commit} # {pin.tag or '(no version comment)'}"
+    where = f"{pin.workflow}: {pin.uses}@{pin.commit} # {pin.tag or '(no version comment)'}"
     if record is None or (record["commit"], record["tag"]) != (pin.commit, pin.tag):
         known = f"{record['commit']} # {record['tag']}" if record else "nothing"
         raise AssertionError(
             f"{where} is not a verified pin (pins.json has {known}); "
             f"run tools/pin_action.py on a clone of github.com/{pin.action} for {pin.tag}"
         )
-    if not (UPSTREAM / pin.action / "action.yml").is_file():
-        raise AssertionError(f"{where}: no upstream action.yml in {UPSTREAM / pin.action}")
-    if not (STANDINS / pin.action / "action.yml").is_file():
-        raise AssertionError(f"{where}: no stand-in in {STANDINS / pin.action}")
+    if not (UPSTREAM / pin.uses / "action.yml").is_file():
+        raise AssertionError(f"{where}: no upstream action.yml in {UPSTREAM / pin.uses}")
+    if not (STANDINS / pin.uses / "action.yml").is_file():
+        raise AssertionError(f"{where}: no stand-in in {STANDINS / pin.uses}")
 
 
 def standin_flags() -> list[str]:
-    """`--local-repository` flags: each verified SHA-pinned action -> its stand-in."""
+    """`--local-repository` flags: each verified SHA-pinned action -> its stand-in.
+
+    A sub-action (actions/cache/save) is the directory of that name in its repository's
+    stand-in, as act reads it from the real repository.
+    """
     verified = verified_pins()
     flags: set[str] = set()
     for pin in workflow_pins():
@@ -248,14 +259,16 @@ def event(template: str, **values: Any) -> dict[str, Any]:
 
 @dataclass
 class ActRun:
-    """One act invocation: each job's result and output, and how long it took."""
+    """One act invocation: each job's and each step's result and output, and how long it took."""
 
     returncode: int
     seconds: float
-    declared: frozenset[str] = frozenset()
+    declared: dict[str, frozenset[str]] = field(default_factory=dict)  # job -> its step ids
     jobs: dict[str, str] = field(default_factory=dict)
     output: dict[str, list[str]] = field(default_factory=dict)
     stderr: str = ""
+    steps: dict[tuple[str, str], str] = field(default_factory=dict)  # (job, step id) -> result
+    step_output: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def result(self, job: str) -> str:
         """`success` or `failure`; a job act never ran (unmet `needs`) is `skipped`."""
@@ -263,9 +276,18 @@ class ActRun:
         assert job in self.declared, f"the workflow has no job {job!r}: {sorted(self.declared)}"
         return self.jobs.get(job, "skipped")
 
-    def log(self, job: str) -> str:
-        """Everything a job's steps printed."""
-        return "".join(self.output.get(job, []))
+    def step(self, job: str, step: str) -> str:
+        """A step's `success` or `failure` (its main part); a step that never ran is `skipped`."""
+        ids = self.declared.get(job, frozenset())
+        assert step in ids, f"job {job!r} has no step with id {step!r}: {sorted(ids)}"
+        return self.steps.get((job, step), "skipped")
+
+    def log(self, job: str, step: str | None = None) -> str:
+        """Everything a job's steps printed, or one step (by its id)."""
+        if step is None:
+            return "".join(self.output.get(job, []))
+        self.step(job, step)  # the step exists
+        return "".join(self.step_output.get((job, step), []))
 
     def describe(self) -> str:
         """Job results and the tail of each job's log, for assertion messages."""
@@ -274,6 +296,28 @@ class ActRun:
             lines.append(f"--- {job} ---\n{''.join(chunks)[-3000:]}")
         lines.append(f"--- act stderr ---\n{self.stderr[-2000:]}")
         return "\n".join(lines)
+
+
+def _record(run: ActRun, record: dict[str, Any]) -> None:
+    """File one line of act's JSON log under its job and, for a step with an id, that step."""
+    job = str(record["jobID"])
+    if "jobResult" in record:
+        run.jobs[job] = record["jobResult"]
+    if record.get("raw_output"):
+        text = str(record.get("msg", ""))
+    elif record.get("level") in {"error", "warning"} or "stepResult" in record:
+        text = str(record.get("msg", "")) + "\n"
+    else:
+        return
+    run.output.setdefault(job, []).append(text)
+    # stepID is the step's id (or its index) and, inside a composite action, the inner step's.
+    step_id = record.get("stepID") or []
+    if not step_id or str(step_id[0]) not in run.declared.get(job, frozenset()):
+        return
+    key = (job, str(step_id[0]))
+    run.step_output.setdefault(key, []).append(text)
+    if "stepResult" in record and len(step_id) == 1 and record.get("stage") == "Main":
+        run.steps[key] = str(record["stepResult"])
 
 
 @dataclass
@@ -373,26 +417,21 @@ class Scenario:
             timeout=timeout,
             check=False,
         )  # nosec B603
-        declared = yaml.safe_load(
+        jobs = yaml.safe_load(
             (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
         )["jobs"]
-        run = ActRun(
-            proc.returncode, time.monotonic() - start, frozenset(declared), stderr=proc.stderr
-        )
+        declared = {
+            name: frozenset(str(s["id"]) for s in job.get("steps", []) if "id" in s)
+            for name, job in jobs.items()
+        }
+        run = ActRun(proc.returncode, time.monotonic() - start, declared, stderr=proc.stderr)
         for line in proc.stdout.splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            job = record.get("jobID")
-            if not job:
-                continue
-            if "jobResult" in record:
-                run.jobs[job] = record["jobResult"]
-            if record.get("raw_output"):
-                run.output.setdefault(job, []).append(record.get("msg", ""))
-            elif record.get("level") in {"error", "warning"} or "stepResult" in record:
-                run.output.setdefault(job, []).append(record.get("msg", "") + "\n")
+            if record.get("jobID"):
+                _record(run, record)
         (self.work / f"act-{self.runs}.log").write_text(run.describe(), encoding="utf-8")
         return run
 

@@ -27,7 +27,9 @@ from path_import import import_file
 
 REPO = Path(__file__).resolve().parents[2]
 PINS = workflow_pins()
-ACTIONS = sorted({pin.action for pin in PINS})
+REPOSITORIES = sorted({pin.action for pin in PINS})
+# What steps use: each action, and each sub-action (actions/cache/save) on its own contract.
+ACTIONS = sorted({pin.uses for pin in PINS})
 pin_action = import_file("mlship_pin_action", REPO / "tools" / "pin_action.py")
 
 
@@ -81,8 +83,9 @@ def test_a_pin_without_a_verified_record_is_refused() -> None:
 
 def test_every_recorded_pin_is_used_and_matches_its_fixture() -> None:
     verified = verified_pins()
-    assert sorted(verified) == ACTIONS
-    for action, record in verified.items():
+    assert sorted(verified) == REPOSITORIES
+    for action in ACTIONS:
+        record = verified[next(pin.action for pin in PINS if pin.uses == action)]
         assert action_yml(UPSTREAM, action)["runs"]["using"] == record["runtime"], action
         assert record["verified"].startswith(f"git rev-parse refs/tags/{record['tag']}^{{commit}}")
 
@@ -122,7 +125,7 @@ def test_standin_runs_like_the_real_action(action: str) -> None:
 
 
 def test_every_standin_is_for_a_pinned_action() -> None:
-    standins = sorted(str(p.parent.relative_to(STANDINS)) for p in STANDINS.glob("*/*/action.yml"))
+    standins = sorted(str(p.parent.relative_to(STANDINS)) for p in STANDINS.rglob("action.yml"))
     assert standins == ACTIONS
 
 
@@ -163,3 +166,25 @@ def test_pin_action_verifies_a_release_tag_and_the_files_its_action_runs(tmp_pat
         pin_action.verify(git_dir, "acme/x", "v1")
     with pytest.raises(pin_action.PinError, match="no release tag v2.0.0"):
         pin_action.verify(git_dir, "acme/x", "v2.0.0")
+
+
+def test_pin_action_verifies_and_returns_each_sub_action(tmp_path: Path) -> None:
+    (tmp_path / "action.yml").write_text("name: x\nruns:\n  using: node24\n  main: dist/main.js\n")
+    (tmp_path / "save").mkdir()
+    (tmp_path / "save" / "action.yml").write_text(
+        "name: x/save\nruns:\n  using: node24\n  main: ../dist/save-only.js\n"
+    )
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "main.js").write_text("")
+    git(tmp_path, "init", "--quiet")
+    git(tmp_path, "add", "--all")
+    git(tmp_path, "commit", "--quiet", "-m", "no save-only.js")
+    git(tmp_path, "tag", "v1.0.0")
+    with pytest.raises(pin_action.PinError, match=r"runs \['dist/save-only.js'\], absent"):
+        pin_action.verify(tmp_path / ".git", "acme/x", "v1.0.0")
+    (tmp_path / "dist" / "save-only.js").write_text("")
+    git(tmp_path, "add", "--all")
+    git(tmp_path, "commit", "--quiet", "-m", "save-only.js")
+    git(tmp_path, "tag", "v1.0.1")
+    entry = pin_action.verify(tmp_path / ".git", "acme/x", "v1.0.1")
+    assert entry["sub_actions"] == {"save": (tmp_path / "save" / "action.yml").read_text()}

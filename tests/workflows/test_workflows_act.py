@@ -5,10 +5,10 @@ ci.yml for the PR with act and then pr-report.yml for that CI run, as GitHub wou
 the job results, the artifact calls and the comments the `cml` stand-in recorded.
 
 S3 and S5 are the second push of the S2 pull request. S1 runs every CI job; the others run
-`--job report`, which act expands to the jobs it needs (data, train, gate, report): lint,
-format, security and test do not depend on what those PRs change, and running them again would
-triple the time. Their `check` verdict is the `check` job's own step (`make all-green`) applied
-to the results act produced.
+`--job pipeline` (its steps data, train, baseline, gate, report): lint, format, security and
+test do not depend on what those PRs change, and running them again would triple the time. Their
+`check` verdict is the `check` job's own step (`make all-green`) applied to the pipeline job's
+result as act produced it.
 """
 
 from __future__ import annotations
@@ -39,12 +39,22 @@ from github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.system
 
-ALL_JOBS = ("lint", "format", "security", "test", "data", "train", "gate", "report", "check")
+ALL_JOBS = ("lint", "format", "security", "test", "pipeline", "check")
 # The test job inside S1 runs a fast part of the suite: the whole suite would run these act
 # scenarios again, recursively.
 NESTED_PYTEST_ARGS = "-q -p no:cacheprovider tests/config"
 CI_RUN_ID = 4242
-MODEL_JOBS = ("data", "train", "gate", "report")
+# The job that validates, trains, gates and reports, and its steps' ids.
+PIPELINE = "pipeline"
+MODEL_STEPS = ("data", "train", "baseline", "gate", "report")
+# The data step failed: nothing after it ran but the report.
+DATA_FAILED = {
+    "data": "failure",
+    "train": "skipped",
+    "baseline": "skipped",
+    "gate": "skipped",
+    "report": "success",
+}
 
 
 @dataclass
@@ -84,7 +94,7 @@ def push(
     number: int,
     message: str,
     change: Callable[[Path], None],
-    job: str | None = "report",
+    job: str | None = PIPELINE,
     fork: bool = False,
     branch: str = "pr",
 ) -> PullRequest:
@@ -131,9 +141,19 @@ def run_pr_report(
         github.stop()
 
 
+def model_steps(run: ActRun) -> dict[str, str]:
+    """Each step of the pipeline job and its result."""
+    return {step: run.step(PIPELINE, step) for step in MODEL_STEPS}
+
+
+def all_passed(run: ActRun) -> bool:
+    """Whether the pipeline job and every one of its steps succeeded."""
+    return run.result(PIPELINE) == "success" and set(model_steps(run).values()) == {"success"}
+
+
 def check_verdict(scenario: Scenario, run: ActRun) -> subprocess.CompletedProcess[str]:
-    """The `check` job's step (`make all-green`) on the results of the model jobs act ran."""
-    needs = {job: {"result": run.result(job), "outputs": {}} for job in MODEL_JOBS}
+    """The `check` job's step (`make all-green`) on the result of the pipeline job act ran."""
+    needs = {PIPELINE: {"result": run.result(PIPELINE), "outputs": {}}}
     return subprocess.run(
         ["make", "--no-print-directory", "all-green"],
         cwd=scenario.repo,
@@ -194,12 +214,14 @@ def test_docstring_only_pr_turns_every_ci_job_green(docstring_pr: PullRequest) -
     assert {job: run.result(job) for job in ALL_JOBS} == dict.fromkeys(
         ALL_JOBS, "success"
     ), run.describe()
+    assert all_passed(run), run.describe()
 
 
 def test_docstring_only_pr_passes_the_gate_with_no_metric_change(
     docstring_pr: PullRequest,
 ) -> None:
-    assert re.search(r"gate: pass", docstring_pr.ci.log("gate")), docstring_pr.ci.describe()
+    log = docstring_pr.ci.log(PIPELINE, "gate")
+    assert re.search(r"gate: pass", log), docstring_pr.ci.describe()
     markdown = str(docstring_pr.comment()["markdown"])
     assert "no metric change" in markdown.lower(), markdown[:3000]
 
@@ -238,18 +260,23 @@ def improving_push(degrading_pr: PullRequest) -> PullRequest:
 
 def test_degrading_pr_fails_the_gate_and_the_check(degrading_pr: PullRequest) -> None:
     run = degrading_pr.ci
-    assert (run.result("data"), run.result("train")) == ("success", "success"), run.describe()
-    assert run.result("gate") == "failure", run.describe()
-    assert run.result("report") == "success", run.describe()
+    assert model_steps(run) == {
+        "data": "success",
+        "train": "success",
+        "baseline": "success",
+        "gate": "failure",
+        "report": "success",
+    }, run.describe()
+    assert run.result(PIPELINE) == "failure", run.describe()
     verdict = check_verdict(degrading_pr.scenario, run)
     assert verdict.returncode != 0
-    assert "not all green: gate" in verdict.stderr
+    assert "not all green: pipeline" in verdict.stderr
 
 
 def test_degrading_pr_gate_names_metric_baseline_candidate_delta_interval_threshold(
     degrading_pr: PullRequest,
 ) -> None:
-    log = degrading_pr.ci.log("gate")
+    log = degrading_pr.ci.log(PIPELINE, "gate")
     failing = [line for line in log.splitlines() if "fail" in line and "roc_auc" in line]
     assert failing, log[-3000:]
     for word in ("baseline", "candidate", "delta", "threshold"):
@@ -273,9 +300,9 @@ def test_degrading_pr_comment_shows_what_got_worse_and_by_how_much(
 
 def test_improving_push_passes_the_gate(improving_push: PullRequest) -> None:
     run = improving_push.ci
-    jobs = {job: run.result(job) for job in MODEL_JOBS}
-    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
-    assert "gate: pass" in run.log("gate"), run.log("gate")[-2000:]
+    assert all_passed(run), run.describe()
+    log = run.log(PIPELINE, "gate")
+    assert "gate: pass" in log, log[-2000:]
     assert check_verdict(improving_push.scenario, run).returncode == 0
 
 
@@ -308,9 +335,13 @@ def test_second_push_reuses_the_dvc_cache_saved_by_the_first(
 ) -> None:
     calls = improving_push.scenario.cache_calls
     # uv's package cache has entries of its own (one per job); these are DVC's.
-    restores = [c for c in calls if c["op"] == "restore" and c["key"].startswith("dvc-")]
-    assert len(restores) == 4, restores  # train and gate, on each push
-    assert all(c["matched"] for c in restores[1:]), restores
+    dvc = [c for c in calls if c["key"].startswith("dvc-")]
+    restores = [c for c in dvc if c["op"] == "restore"]
+    assert len(restores) == 2, restores  # the pipeline job, on each push
+    # The first push failed its gate and still saved its trained stages for the second.
+    first_push = dvc[: dvc.index(restores[1])]
+    assert [c["op"] for c in first_push] == ["restore", "save"], dvc
+    assert restores[1]["matched"], restores
 
 
 # --- S4 and S6: a fork PR whose data breaks the contract ----------------------------------------
@@ -347,18 +378,15 @@ def bad_data_fork_pr(tmp_path_factory: pytest.TempPathFactory, act_venv: Path) -
 
 def test_bad_data_fails_the_data_job_listing_each_violation(bad_data_fork_pr: PullRequest) -> None:
     run = bad_data_fork_pr.ci
-    assert run.result("data") == "failure", run.describe()
-    log = run.log("data")
+    assert run.step(PIPELINE, "data") == "failure", run.describe()
+    log = run.log(PIPELINE, "data")
     assert "age" in log and "contract" in log, log[-3000:]
 
 
 def test_bad_data_stops_training_and_gate_but_still_reports(bad_data_fork_pr: PullRequest) -> None:
     run = bad_data_fork_pr.ci
-    assert (run.result("train"), run.result("gate")) == ("skipped", "skipped"), run.describe()
-    assert run.result("report") == "success", run.describe()
-    assert (
-        "not all green: data, gate, train" in check_verdict(bad_data_fork_pr.scenario, run).stderr
-    )
+    assert model_steps(run) == DATA_FAILED, run.describe()
+    assert "not all green: pipeline" in check_verdict(bad_data_fork_pr.scenario, run).stderr
 
 
 def test_bad_data_comment_says_validation_failed_and_why(bad_data_fork_pr: PullRequest) -> None:
@@ -477,8 +505,8 @@ def _pr(repo: Scenario, number: int, message: str, change: Callable[[Path], None
 
 @pytest.fixture(scope="module")
 def main_ci(dvc_repo: Scenario) -> ActRun:
-    """CI of the push to main (data and train jobs): its train job saves main's DVC cache and
-    run-cache, which every pull request's jobs then restore, as on GitHub."""
+    """CI of the push to main (the pipeline job): once its train step passed it saves main's DVC
+    cache and run-cache, which every pull request's pipeline then restores, as on GitHub."""
     git(dvc_repo.repo, "checkout", "--quiet", "main")
     sha = git(dvc_repo.repo, "rev-parse", "HEAD")
     payload = {
@@ -488,8 +516,10 @@ def main_ci(dvc_repo: Scenario) -> ActRun:
         "head_commit": {"id": sha},
         "repository": {"full_name": "acme/mlship", "name": "mlship", "default_branch": "main"},
     }
-    run = dvc_repo.act("push", "ci.yml", payload, job="train")
-    assert run.result("train") == "success", run.describe()
+    run = dvc_repo.act("push", "ci.yml", payload, job=PIPELINE)
+    assert run.step(PIPELINE, "train") == "success", run.describe()
+    saved = [c for c in dvc_repo.cache_calls if c["op"] == "save" and c["key"].startswith("dvc-")]
+    assert saved, dvc_repo.cache_calls
     return run
 
 
@@ -532,10 +562,13 @@ def test_pushed_dvc_data_reaches_every_job_and_the_gate_judges_it(
     pushed_data_pr: PullRequest,
 ) -> None:
     run = pushed_data_pr.ci
-    assert (run.result("data"), run.result("train")) == ("success", "success"), run.describe()
-    assert "restored from DVC remote 'storage'" in run.log("data"), run.log("data")[-3000:]
-    assert "held-out rows differ from main's" in run.log("gate"), run.log("gate")[-3000:]
-    assert "git add data.dvc" not in run.log("train") + run.log("data")
+    steps = model_steps(run)
+    assert (steps["data"], steps["train"]) == ("success", "success"), run.describe()
+    log = run.log(PIPELINE, "data")
+    assert "restored from DVC remote 'storage'" in log, log[-3000:]
+    gate_log = run.log(PIPELINE, "baseline") + run.log(PIPELINE, "gate")
+    assert "held-out rows differ from main's" in gate_log, gate_log[-3000:]
+    assert "git add data.dvc" not in run.log(PIPELINE, "train") + log
     markdown = str(pushed_data_pr.comment()["markdown"])
     assert "the data did not change" not in markdown, markdown[:3000]
     assert "Target `churned`" in markdown and "⚠️" in markdown, markdown[:4000]
@@ -543,42 +576,39 @@ def test_pushed_dvc_data_reaches_every_job_and_the_gate_judges_it(
 
 def test_pushed_dvc_data_relabelled_pr_is_red_and_says_why(pushed_data_pr: PullRequest) -> None:
     run = pushed_data_pr.ci
-    assert run.result("gate") == "failure", run.describe()
+    assert run.step(PIPELINE, "gate") == "failure", run.describe()
     assert check_verdict(pushed_data_pr.scenario, run).returncode != 0
     head = str(pushed_data_pr.comment()["markdown"])[:1500]
     assert "Metric gate: fail" in head and "re-scored" in head, head
 
 
-def test_unpushed_dvc_data_fails_the_data_job_naming_file_hash_and_fix(
+def test_unpushed_dvc_data_fails_the_data_step_naming_file_hash_and_fix(
     unpushed_data_pr: PullRequest,
 ) -> None:
     run = unpushed_data_pr.ci
-    assert run.result("data") == "failure", run.describe()
-    assert (run.result("train"), run.result("gate")) == ("skipped", "skipped"), run.describe()
-    assert run.result("report") == "success", run.describe()
+    assert model_steps(run) == DATA_FAILED, run.describe()
     pinned = yaml.safe_load((unpushed_data_pr.scenario.repo / "data.dvc").read_text("utf-8"))
-    log = run.log("data")
+    log = run.log(PIPELINE, "data")
     for words in ("data/churn.csv", pinned["outs"][0]["md5"], "dvc push", "fork"):
         assert words in log, log[-3000:]
-    assert (
-        "not all green: data, gate, train" in check_verdict(unpushed_data_pr.scenario, run).stderr
-    )
+    assert "not all green: pipeline" in check_verdict(unpushed_data_pr.scenario, run).stderr
 
 
-def test_unpushed_dvc_data_comment_names_the_data_job_and_its_error(
+def test_unpushed_dvc_data_comment_names_the_data_step_and_its_error(
     unpushed_data_pr: PullRequest,
 ) -> None:
     markdown = str(unpushed_data_pr.comment()["markdown"])
     head = markdown[:2500]
-    assert "The data job failed" in head and "dvc push" in head, head
-    assert "train job failed" not in markdown.lower() and "no model was trained" not in head
+    assert "The data step failed" in head and "dvc push" in head, head
+    assert "train step failed" not in markdown.lower() and "no model was trained" not in head
 
 
 def test_pr_loosening_its_own_gate_is_judged_by_mains_policy_and_red(
     loosened_policy_pr: PullRequest,
 ) -> None:
     run = loosened_policy_pr.ci
-    assert run.result("train") == "success" and run.result("gate") == "failure", run.describe()
+    steps = model_steps(run)
+    assert (steps["train"], steps["gate"]) == ("success", "failure"), run.describe()
     markdown = str(loosened_policy_pr.comment()["markdown"])
     head = markdown[:2500]
     assert "Metric gate: fail" in head, head
@@ -600,9 +630,8 @@ def readme_pr(dvc_repo: Scenario, main_ci: ActRun) -> PullRequest:
 
 def test_readme_only_pr_is_green_without_retraining(readme_pr: PullRequest) -> None:
     run = readme_pr.ci
-    jobs = {job: run.result(job) for job in MODEL_JOBS}
-    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
-    log = run.log("train")
+    assert all_passed(run), run.describe()
+    log = run.log(PIPELINE, "train")
     assert TRAIN_RAN not in log and "cached - skipping run" in log, log[-3000:]
     markdown = str(readme_pr.comment()["markdown"])
     assert "Metric gate: pass" in markdown[:800] and "no metric change" in markdown, markdown[:800]
@@ -610,11 +639,11 @@ def test_readme_only_pr_is_green_without_retraining(readme_pr: PullRequest) -> N
 
 
 def _retrained_and_passed(pr: PullRequest) -> str:
-    """Assert every model job is green and `train` really ran; return the comment."""
+    """Assert every pipeline step is green and `train` really ran; return the comment."""
     run = pr.ci
-    jobs = {job: run.result(job) for job in MODEL_JOBS}
-    assert jobs == dict.fromkeys(jobs, "success"), run.describe()
-    assert TRAIN_RAN in run.log("train"), run.log("train")[-3000:]
+    assert all_passed(run), run.describe()
+    log = run.log(PIPELINE, "train")
+    assert TRAIN_RAN in log, log[-3000:]
     markdown = str(pr.comment()["markdown"])
     assert "Metric gate: pass" in markdown[:800], markdown[:800]
     return markdown

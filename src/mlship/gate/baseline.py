@@ -189,7 +189,7 @@ def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict
             keep_pins(pins)
         collect_outputs(tree, prepared["raw"], prepared["original"], out)
     except MlshipError as error:
-        # The first error, for the PR comment (the gate job uploads this directory).
+        # The first error, for the PR comment (the report step reads it).
         write_json(out / "error.json", {"ref": name, "sha": sha, "error": str(error)})
         raise
     info = {"ref": name, "sha": sha, "seconds": round(time.monotonic() - started, 1)}

@@ -22,7 +22,7 @@ from mlship.errors import MlshipError, ModelError
 from mlship.files import write_json
 from mlship.stages import data, run_main, stage_parser
 
-# The first error of a failed run, for the PR comment (the train job uploads it).
+# The first error of a failed run, for the PR comment (the report step reads it).
 SMOKE_ERROR = Path("reports/smoke/error.json")
 # Most telling first: a stage's own message, a traceback's exception line, DVC's error.
 _ERROR_LINES = (

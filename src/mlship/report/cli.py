@@ -1,6 +1,6 @@
 """`mlship report`: the markdown the pull-request comment shows, plus the images it references.
 
-Every input is optional: when a job did not run (invalid data, failed training), the report
+Every input is optional: when a step did not run (invalid data, failed training), the report
 still renders and says what is missing and why. Output goes to `report.out_dir`; CML is run from
 there, so images are referenced relative to it.
 """
@@ -72,7 +72,7 @@ def _commit() -> str:
 
 
 class Inputs:
-    """Everything the report reads, each None when its job did not produce it."""
+    """Everything the report reads, each None when its step did not produce it."""
 
     def __init__(self, params: Params) -> None:
         paths = params.paths
@@ -86,11 +86,11 @@ class Inputs:
         self.baseline_info = _json(self.base / "baseline.json")
         self.no_baseline = _json(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
-        self.jobs = job_results()
-        # Each job's first error: the data's is found again here, the others were recorded.
+        self.steps = step_outcomes()
+        # Each step's first error: the data's is found again here, the others were recorded.
         self.errors = {
             "train": (_json(SMOKE_ERROR) or {}).get("error"),
-            "gate": (_json(self.base / "error.json") or {}).get("error"),
+            "baseline": (_json(self.base / "error.json") or {}).get("error"),
         }
         try:
             data.run(params)
@@ -104,29 +104,29 @@ class Inputs:
         there = _json(self.base / "holdout.json")
         return bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
 
-    def failed(self, job: str) -> bool:
-        """Whether CI reported `job` as failed (unknown outside CI)."""
-        return self.jobs.get(job) == "failure"
+    def failed(self, step: str) -> bool:
+        """Whether CI reported `step` as failed (unknown outside CI)."""
+        return self.steps.get(step) == "failure"
 
 
-def job_results() -> dict[str, str]:
-    """Each CI job's result from NEEDS_JSON (the workflow's `needs` context), if given."""
+def step_outcomes() -> dict[str, str]:
+    """Each CI step's outcome from STEPS_JSON (the pipeline job's `steps` context), if given."""
     try:
-        needs = json.loads(os.environ.get("NEEDS_JSON", "") or "{}")
+        steps = json.loads(os.environ.get("STEPS_JSON", "") or "{}")
     except json.JSONDecodeError:
         return {}
-    if not isinstance(needs, dict):
+    if not isinstance(steps, dict):
         return {}
     return {
-        str(job): str(value.get("result"))
-        for job, value in needs.items()
+        str(step): str(value.get("outcome"))
+        for step, value in steps.items()
         if isinstance(value, dict)
     }
 
 
-def _failure(job: str, error: str | None, after: str) -> str:
-    shown = f"\n\n> {cell(error, 1500)}" if error else " none recorded (see the job's log)."
-    return f"## ❌ The {job} job failed\n\nIts first error:{shown}\n\n{after}"
+def _failure(step: str, error: str | None, after: str) -> str:
+    shown = f"\n\n> {cell(error, 1500)}" if error else " none recorded (see the step's log)."
+    return f"## ❌ The {step} step failed\n\nIts first error:{shown}\n\n{after}"
 
 
 def verdict_section(inputs: Inputs) -> str:
@@ -140,19 +140,23 @@ def verdict_section(inputs: Inputs) -> str:
             "The violations are listed below."
         )
     errors = inputs.errors
-    if inputs.failed("data") or (errors.get("data") and not inputs.jobs):
+    if inputs.failed("data") or (errors.get("data") and not inputs.steps):
         return _failure(
             "data", errors.get("data"), "Validation, training and the metric gate did not run."
         )
-    if inputs.failed("train") and gate is None:
-        return _failure("train", errors["train"], "The metric gate did not run.")
-    if inputs.failed("gate") and gate is None:
-        return _failure("gate", errors["gate"], "The gate could not judge this PR's model.")
+    unjudged = "The gate could not judge this PR's model."
+    for step, after in (
+        ("train", "The metric gate did not run."),
+        ("baseline", unjudged),
+        ("gate", unjudged),
+    ):
+        if inputs.failed(step) and gate is None:
+            return _failure(step, errors.get(step), after)
     if gate is None:
         why = (
             "the model was trained but the gate did not run or failed before judging"
             if inputs.model_trained
-            else "no model was trained on this branch (the train job did not run or failed)"
+            else "no model was trained on this branch (the train step did not run or failed)"
         )
         return f"## ⚠️ No gate verdict\n\nThe metric gate has no result: {why}."
     icon = "✅" if gate["verdict"] == "pass" else "❌"
@@ -387,7 +391,7 @@ def build(params: Params, params_file: Path) -> str:
     elif inputs.no_baseline:
         against = f"no baseline ({cell(inputs.no_baseline.get('reason', ''))})"
     else:
-        against = "no baseline (the baseline job did not run)"
+        against = "no baseline (the baseline step did not run)"
     header = "\n".join(
         [MARKER, verdict_section(inputs), "", f"_PR commit `{commit[:12]}` vs {against}._"]
     )

@@ -1,4 +1,5 @@
-// actions/cache stand-in: restore.js (main step) and save.js (post step) call into this file.
+// actions/cache stand-in: restore.js (main step) and save.js (post step) call into this file, as
+// do the sub-actions actions/cache/restore (restore-only.js) and actions/cache/save (save.js).
 const fs = require("fs");
 const path = require("path");
 
@@ -22,7 +23,7 @@ function entries() {
     .sort((a, b) => b.saved - a.saved);
 }
 
-function restore() {
+function restore({ only = false } = {}) {
   const all = entries();
   let entry = all.find((e) => e.key === key);
   const exact = Boolean(entry);
@@ -43,6 +44,11 @@ function restore() {
     });
   }
   fs.appendFileSync(process.env.GITHUB_OUTPUT, `cache-hit=${exact}\n`);
+  if (only) {
+    // actions/cache/restore's own outputs (its post-less run leaves saving to actions/cache/save).
+    const matched = entry ? entry.key : "";
+    fs.appendFileSync(process.env.GITHUB_OUTPUT, `cache-primary-key=${key}\ncache-matched-key=${matched}\n`);
+  }
   // Like the real action, the post step saves under the key computed now, not a re-evaluated one.
   fs.appendFileSync(process.env.GITHUB_STATE, `key=${key}\n`);
   log({ op: "restore", key, matched: entry ? entry.key : null, exact });

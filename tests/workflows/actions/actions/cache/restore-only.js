@@ -1,0 +1,1 @@
+require("./cache.js").restore({ only: true });
