@@ -259,8 +259,8 @@ push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in 
 	$(PUSH) $(IMAGE_REPO):$(VERSION)
 	$(PUSH) $(IMAGE_REPO):sha-$(SHA)
 
-rollout: $(call needs,runtime) ## Canary the registry's challenger on MLSHIP_DEPLOY_URL, then promote or roll back
-	$(BIN)/mlship rollout start
+rollout: $(call needs,runtime) ## Canary the challenger on MLSHIP_DEPLOY_URL (RELEASE_COMMIT + MODEL_MD5: that commit's model), then promote or roll back
+	$(BIN)/mlship rollout start $${RELEASE_COMMIT:+--commit "$$RELEASE_COMMIT"} $${MODEL_MD5:+--model-md5 "$$MODEL_MD5"}
 
 rollout-abort: $(call needs,runtime) ## Stop a rollout: all traffic to the champion, challenger alias cleared
 	$(BIN)/mlship rollout abort
