@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     DATA_UNAVAILABLE = 13  # the data a .dvc file pins is not here and cannot be fetched or proved
     RELEASE_MISMATCH = 14  # no registered model is the tagged commit's with the image's model bytes
     NOT_REPRODUCED = 15  # a registered version, rebuilt from its lineage, gives other model bytes
+    PREPROD_FAILED = 16  # a pre-production check of the staging service failed
 
 
 class MlshipError(Exception):
@@ -127,3 +128,9 @@ class NotReproduced(MlshipError):
     """A registered version rebuilt from its commit, data and environment gives other bytes."""
 
     exit_code = ExitCode.NOT_REPRODUCED
+
+
+class PreprodFailed(MlshipError):
+    """A pre-production check of the staging service failed; the release stops before production."""
+
+    exit_code = ExitCode.PREPROD_FAILED
