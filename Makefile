@@ -334,7 +334,7 @@ K8S_ROLLOUT_TIMEOUT ?= 5m
 PREPROD_LOAD ?=
 k8s-deploy: $(call needs,workflow-lint) ## Deploy IMAGE_REF with deploy/overlays/OVERLAY (kubectl apply, rollout status); KUBECONFIG_DATA or KUBECONFIG
 	@[[ -n "$$IMAGE_REF" ]] || { echo "k8s-deploy: IMAGE_REF is not set: a release deploys its own image by reference" >&2; exit 1; }
-	@[[ -n "$${KUBECONFIG_DATA:-}$${KUBECONFIG:-}" ]] || { echo "k8s-deploy: no cluster credentials: set the KUBECONFIG secret of the '$$OVERLAY' environment (docs/rollout.md)" >&2; exit 1; }
+	@[[ -n "$${KUBECONFIG_DATA:-}$${KUBECONFIG:-}" ]] || { echo "k8s-deploy: no cluster credentials: set the KUBECONFIG_DATA secret of the '$$OVERLAY' environment (docs/rollout.md)" >&2; exit 1; }
 	$(K8S_RENDER) K8S_OUT=build/k8s/$(OVERLAY).yaml
 	@kubeconfig="$$(mktemp)"; trap 'rm -f "$$kubeconfig"' EXIT; \
 	if [[ -n "$${KUBECONFIG_DATA:-}" ]]; then printf '%s\n' "$$KUBECONFIG_DATA" > "$$kubeconfig"; export KUBECONFIG="$$kubeconfig"; fi; \
