@@ -14,18 +14,24 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /build
-RUN python -m venv /opt/mlship
+# A virtualenv with no pip or setuptools of its own: the base image's pip installs into it
+# (`--python`), so nothing that only installs reaches the runtime image.
+RUN python -m venv --without-pip /opt/mlship
 # This layer is reused until the lock changes. Only what serving imports is installed (DVC, the
 # MLflow server and plotting stay out: a third of the size): requirements/serve.txt, the closure
 # of requirements/serve.in at requirements.txt's versions, every file checked against its hash.
+# No bytecode for every module and no test suites (a third of what is left); the runtime stage
+# compiles what serving imports.
 COPY requirements/serve.txt ./
-RUN /opt/mlship/bin/pip install --require-hashes --no-deps -r serve.txt
+RUN python -m pip --python /opt/mlship/bin/python install --require-hashes --no-deps \
+        --no-compile -r serve.txt \
+ && find /opt/mlship/lib -depth -type d -name tests -prune -exec rm -rf {} +
 
 # --------------------------------------------------------------------------- the package wheel
 FROM deps AS wheel
 COPY pyproject.toml README.md* ./
 COPY src ./src
-RUN /opt/mlship/bin/pip wheel --no-deps --wheel-dir /build/dist .
+RUN python -m pip wheel --no-deps --wheel-dir /build/dist .
 
 # --------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE}
@@ -39,9 +45,18 @@ RUN groupadd --gid 10001 mlship \
 # Dependencies and the package in separate layers: a code change leaves the big one cached.
 COPY --from=deps /opt/mlship /opt/mlship
 COPY --from=wheel /build/dist/ /tmp/dist/
-RUN /opt/mlship/bin/pip install --no-deps --no-cache-dir /tmp/dist/*.whl \
+RUN python -m pip --python /opt/mlship/bin/python install --no-deps --no-cache-dir \
+        --no-compile /tmp/dist/*.whl \
  && rm -rf /tmp/dist
 COPY ${MODEL_DIR}/model.skops ${MODEL_DIR}/model.json /opt/mlship-model/
+# Bytecode for exactly what serving imports (the service, uvicorn's protocols, the model's own
+# classes), written now by loading the model and the app as `mlship serve` does: the root
+# filesystem is read-only at run time, and compiling at each start costs seconds.
+RUN /opt/mlship/bin/python -c "import os; \
+from mlship.serving.settings import ServeSettings; from mlship.serving.loading import load_models; \
+from mlship.serving.app import create_app; from mlship.serving.limits import server_config; \
+s = ServeSettings(champion='/opt/mlship-model'); m = load_models(s.champion, None, s.mlflow_dir); \
+server_config(create_app(s, m), s, 'warning').load(); os._exit(0)"
 ENV PATH=/opt/mlship/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -269,8 +269,8 @@ push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in 
 	$(PUSH) $(IMAGE_REPO):$(VERSION)
 	$(PUSH) $(IMAGE_REPO):sha-$(SHA)
 
-rollout: $(call needs,runtime) ## Canary the registry's challenger on MLSHIP_DEPLOY_URL, then promote or roll back
-	$(BIN)/mlship rollout start
+rollout: $(call needs,runtime) ## Canary the challenger on MLSHIP_DEPLOY_URL (RELEASE_COMMIT + MODEL_MD5: that commit's model), then promote or roll back
+	$(BIN)/mlship rollout start $${RELEASE_COMMIT:+--commit "$$RELEASE_COMMIT"} $${MODEL_MD5:+--model-md5 "$$MODEL_MD5"}
 
 rollout-abort: $(call needs,runtime) ## Stop a rollout: all traffic to the champion, challenger alias cleared
 	$(BIN)/mlship rollout abort
@@ -332,6 +332,45 @@ k8s-validate: $(call needs,workflow-lint) ## Render every overlay and validate i
 	    { printf '%s\n' "$$out" >&2; echo "k8s-validate: deploy/overlays/$$overlay does not validate against Kubernetes $(K8S_VERSION)" >&2; exit 1; }; \
 	  echo "k8s-validate: deploy/overlays/$$overlay: $$(grep -c '^kind:' "$$tmp/$$overlay.yaml") objects valid for Kubernetes $(K8S_VERSION)"; \
 	done
+
+# The release's deploy steps (release.yml, docs/rollout.md). k8s-deploy applies exactly what
+# k8s-render wrote (the validated bytes) and waits for the rollout; its credentials are a
+# kubeconfig in KUBECONFIG_DATA (an environment secret), else the KUBECONFIG already set (an OIDC
+# login step). KUBECTL is swapped for a recording stand-in by the release workflow test.
+.PHONY: k8s-deploy release-outputs preprod-readiness preprod-parity preprod-load preprod-fuzz
+KUBECTL ?= $(BIN)/kubectl
+K8S_ROLLOUT_TIMEOUT ?= 5m
+# The load test's size and budgets (`mlship preprod load --help`), e.g. --requests 1000 --p99-ms 250.
+PREPROD_LOAD ?=
+k8s-deploy: $(call needs,workflow-lint) ## Deploy IMAGE_REF with deploy/overlays/OVERLAY (kubectl apply, rollout status); KUBECONFIG_DATA or KUBECONFIG
+	@[[ -n "$$IMAGE_REF" ]] || { echo "k8s-deploy: IMAGE_REF is not set: a release deploys its own image by reference" >&2; exit 1; }
+	@[[ -n "$${KUBECONFIG_DATA:-}$${KUBECONFIG:-}" ]] || { echo "k8s-deploy: no cluster credentials: set the KUBECONFIG_DATA secret of the '$$OVERLAY' environment (docs/rollout.md)" >&2; exit 1; }
+	$(K8S_RENDER) K8S_OUT=build/k8s/$(OVERLAY).yaml
+	@kubeconfig="$$(mktemp)"; trap 'rm -f "$$kubeconfig"' EXIT; \
+	if [[ -n "$${KUBECONFIG_DATA:-}" ]]; then printf '%s\n' "$$KUBECONFIG_DATA" > "$$kubeconfig"; export KUBECONFIG="$$kubeconfig"; fi; \
+	namespace="$$(sed -n 's/^namespace: *//p' "deploy/overlays/$$OVERLAY/kustomization.yaml")"; \
+	$(KUBECTL) apply -f "build/k8s/$(OVERLAY).yaml"; \
+	$(KUBECTL) --namespace "$$namespace" rollout status deployment/mlship --timeout=$(K8S_ROLLOUT_TIMEOUT) || \
+		{ echo "k8s-deploy: deployment/mlship in $$namespace did not become ready within $(K8S_ROLLOUT_TIMEOUT)" >&2; exit 1; }
+
+release-outputs: ## Write this release's image_ref and model_md5 to GITHUB_OUTPUT (CI only; after make image)
+	@[[ -n "$${GITHUB_OUTPUT:-}" ]] || { echo "release-outputs: GITHUB_OUTPUT is not set (CI only)" >&2; exit 1; }
+	@test -s $(MODEL_DIR)/model.skops || { echo "release-outputs: no model in $(MODEL_DIR)" >&2; exit 1; }
+	@md5="$$(md5sum $(MODEL_DIR)/model.skops | cut -d' ' -f1)"; ref="$(IMAGE_REPO):sha-$(SHA)"; \
+	printf 'image_ref=%s\nmodel_md5=%s\n' "$$ref" "$$md5" >> "$$GITHUB_OUTPUT"; \
+	echo "release-outputs: image_ref=$$ref model_md5=$$md5"
+
+preprod-readiness: $(call needs,runtime) ## Pre-production: the staging service (MLSHIP_STAGING_URL) answers /ready
+	$(BIN)/mlship preprod readiness
+
+preprod-parity: $(call needs,runtime) ## Pre-production: staging's predictions on the held-out rows equal the pipeline's
+	$(BIN)/mlship preprod parity
+
+preprod-load: $(call needs,runtime) ## Pre-production: a bounded load test on staging within its error and p99 budget
+	$(BIN)/mlship preprod load $(PREPROD_LOAD)
+
+preprod-fuzz: $(call needs,runtime test) ## Pre-production: schemathesis on staging's OpenAPI finds no server error
+	$(BIN)/mlship preprod fuzz
 
 clean: ## Remove pipeline outputs (not the data, not .venv)
 	rm -rf artifacts reports plots metrics.json

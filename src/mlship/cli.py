@@ -20,8 +20,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("mlship.gate.cli", "compare this branch's model with main's; fail on regression"),
     "report": ("mlship.report.cli", "write the pull-request report (markdown for CML)"),
     "registry": ("mlship.registry.cli", "register, promote, roll back and list model versions"),
+    "reproduce": (
+        "mlship.reproduce.cli",
+        "rebuild a registered version from its lineage; same bytes?",
+    ),
     "serve": ("mlship.serving.server", "serve the champion (and challenger) over HTTP"),
     "rollout": ("mlship.rollout.cli", "canary the challenger live, then promote or roll back"),
+    "preprod": ("mlship.preprod.cli", "one pre-production check of the staging service"),
     "drift": ("mlship.monitoring.cli", "compare new data with the training data; drift reports"),
     "ingest": ("mlship.retrain.ingest", "write the month's data batch (the example simulates it)"),
     "retrain": ("mlship.retrain.cli", "decide on the newest batch; retrain, gate, open a PR"),

@@ -25,6 +25,9 @@ class ExitCode(IntEnum):
     GITHUB = 11  # a GitHub API call failed or GitHub's environment is incomplete
     ADDRESS_IN_USE = 12  # `mlship serve` cannot listen: another process holds its port
     DATA_UNAVAILABLE = 13  # the data a .dvc file pins is not here and cannot be fetched or proved
+    RELEASE_MISMATCH = 14  # no registered model is the tagged commit's with the image's model bytes
+    NOT_REPRODUCED = 15  # a registered version, rebuilt from its lineage, gives other model bytes
+    PREPROD_FAILED = 16  # a pre-production check of the staging service failed
 
 
 class MlshipError(Exception):
@@ -113,3 +116,21 @@ class DataUnavailable(DataError):
     """The bytes a commit's .dvc file pins are not here and cannot be fetched or regenerated."""
 
     exit_code = ExitCode.DATA_UNAVAILABLE
+
+
+class ReleaseMismatch(RegistryError):
+    """The registry holds no version built from the tagged commit with the image's model bytes."""
+
+    exit_code = ExitCode.RELEASE_MISMATCH
+
+
+class NotReproduced(MlshipError):
+    """A registered version rebuilt from its commit, data and environment gives other bytes."""
+
+    exit_code = ExitCode.NOT_REPRODUCED
+
+
+class PreprodFailed(MlshipError):
+    """A pre-production check of the staging service failed; the release stops before production."""
+
+    exit_code = ExitCode.PREPROD_FAILED

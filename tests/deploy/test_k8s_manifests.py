@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import pkgutil
 import re
 from pathlib import Path
@@ -25,9 +26,17 @@ from k8s_support import (
 from pydantic_settings import BaseSettings
 
 import mlship.serving
+from mlship.config import load_params
 from mlship.tracking import tracking_uri
 
 DOCS = REPO / "docs" / "deploy.md"
+_MODEL_NAME = load_params(REPO / "params.yaml").registry.model_name
+# Staging serves the image's baked-in model (what the release's parity check compares with the
+# pipeline); production the registry's champion and the challenger a rollout canaries.
+SERVED_MODELS = {
+    "staging": ("/opt/mlship-model", None),
+    "production": (f"models:/{_MODEL_NAME}@champion", f"models:/{_MODEL_NAME}@challenger"),
+}
 
 
 @pytest.fixture(scope="module", name="monitored")
@@ -250,11 +259,13 @@ def test_the_rendered_settings_parse_to_what_the_pod_needs(
     # Constructing each settings class raises on a value the service would refuse at start.
     for overlay, objects in overlays.items():
         env = env_of(serving_container(objects))
+        for name in [name for name in os.environ if name.startswith("MLSHIP_")]:
+            monkeypatch.delenv(name)  # nothing carried over from the previous overlay
         for name, entry in env.items():
             monkeypatch.setenv(name, entry.get("value", f"placeholder-{name.lower()}"))
         settings = {cls.__name__: cls() for cls in _settings_classes()}
         serve: Any = next(s for s in settings.values() if "champion" in type(s).model_fields)
-        assert str(serve.champion) == "/opt/mlship-model", overlay
+        assert (serve.champion, serve.challenger) == SERVED_MODELS[overlay], overlay
         assert serve.threads == int(env["OMP_NUM_THREADS"]["value"]), overlay
         assert serve.port == int(dockerfile_value("EXPOSE")), overlay
         assert serve.admin_token is not None, overlay

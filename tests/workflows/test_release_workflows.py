@@ -1,14 +1,18 @@
 """release.yml, rollback.yml and train.yml run under act against a real registry and service.
 
-The "production" the workflows deploy to is a live `mlship serve` on loopback, loading
+The "production" the workflows canary on is a live `mlship serve` on loopback, loading
 `models:/churn@champion` and `@challenger` from an MLflow registry (SQLite) that the test
 prepared with real trained models, while held-out rows flow at it as traffic. The image is
 built and smoke-tested for real with the system tier's container engine (docker, or podman
-with the stand-in base image: tests/container); only the push to GHCR is a stand-in (a `PUSH`
-command that records each reference and the image ID it names).
+with the stand-in base image: tests/container). Stand-ins only for what cannot exist here: the
+push to GHCR (a `PUSH` command that records each reference and the image ID it names) and
+`kubectl` against a cluster (KUBECTL: it records every call; an apply to the staging namespace
+runs the applied image with the container engine on loopback, which the pre-production tests
+then exercise for real).
 
-System tier: one release (pipeline, image build, smoke test, canary), one rollback, one training
-run.
+System tier, in order: a training run on the tagged commit, a release (image, staging,
+pre-production tests, production, canary of that commit's model), a release whose service
+predicts otherwise than its pipeline (stopped at staging), one rollback.
 """
 
 from __future__ import annotations
@@ -44,6 +48,55 @@ fi
 id="$("$CONTAINER" image inspect --format '{{.Id}}' "$1")"
 printf '{"ref": "%s", "id": "%s"}\\n' "$1" "$id" >> "$PUSH_LOG"
 """
+
+
+KUBECTL_STANDIN = """#!/bin/bash
+# Stand-in for kubectl against a cluster (make k8s-deploy calls it as KUBECTL). Records each call
+# as JSON: its arguments, the namespace and image of an applied file, and whether KUBECONFIG
+# holds the environment's kubeconfig secret. `apply` into the staging namespace runs the applied
+# image on loopback (STAGING_PORT); `rollout status` there waits for its /ready.
+set -euo pipefail
+namespace="" image="" file=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --namespace) namespace="${args[i + 1]}" ;;
+    -f) file="${args[i + 1]}" ;;
+  esac
+done
+if [[ -n "$file" ]]; then
+  namespace="$(sed -n 's/^  namespace: //p' "$file" | head -1)"
+  image="$(sed -n 's/^ *image: //p' "$file" | head -1)"
+fi
+credentials=false
+if [[ -n "${KUBECONFIG:-}" && "$(cat "$KUBECONFIG")" == "$EXPECTED_KUBECONFIG" ]]; then
+  credentials=true
+fi
+python3 -c 'import json, sys; a = sys.argv; print(json.dumps({"args": a[4:], "namespace": a[1],
+  "image": a[2], "credentials": a[3] == "true"}))' \\
+  "$namespace" "$image" "$credentials" "$@" >> "$KUBECTL_LOG"
+[[ "$namespace" == mlship-staging ]] || exit 0
+if [[ "$1" == apply ]]; then
+  "$CONTAINER" rm --force "$STAGING_NAME" >/dev/null 2>&1 || true
+  "$CONTAINER" run --detach --name "$STAGING_NAME" --read-only --tmpfs /tmp \
+    --publish "127.0.0.1:$STAGING_PORT:8000" "$image" >/dev/null
+  echo "deployment.apps/mlship configured"
+elif [[ "$1" == --namespace && "$3" == rollout ]]; then
+  for _ in $(seq 120); do
+    if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+      "http://127.0.0.1:$STAGING_PORT/ready" 2>/dev/null; then
+      echo 'deployment "mlship" successfully rolled out'; exit 0
+    fi
+    sleep 1
+  done
+  echo "error: deployment mlship exceeded its progress deadline" >&2; exit 1
+fi
+"""
+KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "clusters": []}'  # JSON is YAML
+STAGING_NAME = "mlship-release-staging"
+# A serving change that makes the service answer otherwise than the pipeline scores (a
+# dev/prod skew): the parity check must stop the release at staging.
+SKEW = ('"probability": result.probabilities[index],', '"probability": 0.5,')
 
 
 support = import_file("mlship_rollout_support", REPO / "tests" / "rollout" / "rollout_support.py")
@@ -132,49 +185,152 @@ def _push_event(repo: Path, ref: str) -> dict[str, Any]:
     }
 
 
-def test_release_builds_smoke_tests_pushes_and_promotes_the_challenger(
-    production: Production,
-) -> None:
+def test_train_workflow_registers_a_new_version_as_challenger(production: Production) -> None:
     scenario, world = production.scenario, production.world
-    champion = world.aliases()["champion"]
-    challenger = world.aliases()["challenger"]
+    with world.registry() as registry:
+        before = {row.version for row in registry.status()}
+    secrets = {"MLFLOW_TRACKING_URI": production.secrets["MLFLOW_TRACKING_URI"]}
+    run = scenario.act(
+        "push", "train.yml", _push_event(scenario.repo, "refs/heads/main"), secrets=secrets
+    )
+    assert run.result("train") == "success", run.describe()
+    with world.registry() as registry:
+        rows = {row.version: row for row in registry.status()}
+    new = sorted(set(rows) - before, key=int)
+    assert len(new) == 1, run.describe()
+    assert rows[new[0]].aliases == ("challenger",)
+    assert "roc_auc" in rows[new[0]].metrics
+    assert "as challenger" in run.log("train")
+
+
+def _release_env(production: Production, kubectl_log: Path, port: int) -> dict[str, str]:
+    scenario = production.scenario
     recorder = scenario.work / "push-recorder.sh"
     recorder.write_text(PUSH_RECORDER, encoding="utf-8")
     recorder.chmod(0o755)
-    push_log = scenario.work / "pushes.jsonl"
-    env = {
+    kubectl = scenario.work / "kubectl-standin.sh"
+    kubectl.write_text(KUBECTL_STANDIN, encoding="utf-8")
+    kubectl.chmod(0o755)
+    return {
         "CONTAINER": container_engine.engine(),
         "IMAGE": IMAGE,
         "PUSH": str(recorder),
         "LOGIN": f"{recorder} login",
-        "PUSH_LOG": str(push_log),
+        "PUSH_LOG": str(scenario.work / "pushes.jsonl"),
+        "KUBECTL": str(kubectl),
+        "KUBECTL_LOG": str(kubectl_log),
+        "EXPECTED_KUBECONFIG": KUBECONFIG,
+        "STAGING_NAME": STAGING_NAME,
+        "STAGING_PORT": str(port),
+        # The load test's budget on a machine shared with act and podman: errors none, p99 loose.
+        "PREPROD_LOAD": "--requests 100 --concurrency 2 --p99-ms 20000",
     }
-    with support.Traffic(production.url, production.rows, clients=2):
-        run = scenario.act(
-            "push",
-            "release.yml",
-            _push_event(scenario.repo, f"refs/tags/{TAG}"),
-            extra_env=env,
-            secrets=production.secrets,
-        )
-    assert run.result("image") == "success", run.describe()
-    assert run.result("deploy") == "success", run.describe()
+
+
+def _release(production: Production, tag: str, kubectl_log: Path) -> Any:
+    port = support.serving_helpers.free_port()
+    secrets = {
+        **production.secrets,
+        "KUBECONFIG_DATA": KUBECONFIG,
+        "MLSHIP_STAGING_URL": f"http://127.0.0.1:{port}",
+    }
+    try:
+        with support.Traffic(production.url, production.rows, clients=2):
+            return production.scenario.act(
+                "push",
+                "release.yml",
+                _push_event(production.scenario.repo, f"refs/tags/{tag}"),
+                extra_env=_release_env(production, kubectl_log, port),
+                secrets=secrets,
+                timeout=2400,
+            )
+    finally:
+        container_engine.run("rm", "--force", STAGING_NAME, check=False)
+
+
+def _kubectl_calls(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def test_release_deploys_staging_tests_it_then_production_and_canaries_the_tags_model(
+    production: Production,
+) -> None:
+    scenario, world = production.scenario, production.world
+    champion = world.aliases()["champion"]
+    commit = git(scenario.repo, "rev-parse", "HEAD")
+    with world.registry() as registry:
+        # The training run of the tagged commit (the test above): the version the release ships.
+        tagged = [
+            row.version
+            for row in registry.status()
+            if registry.client.get_model_version(registry.name, row.version).tags.get("git_sha")
+            == commit
+        ]
+    assert len(tagged) == 1, "train.yml registered the tagged commit's model first"
+    kubectl_log = scenario.work / "kubectl-good.jsonl"
+    run = _release(production, TAG, kubectl_log)
+    for job in ("image", "staging", "production"):
+        assert run.result(job) == "success", run.describe()
     assert "image-smoke: localhost/mlship-serve:release-test passed" in run.log("image")
-    calls = [json.loads(line) for line in push_log.read_text(encoding="utf-8").splitlines()]
-    login, pushes = calls[0], calls[1:]
-    assert login["login"] == "ghcr.io" and login["token_chars"] == len(GITHUB_TOKEN), calls
     sha = git(scenario.repo, "rev-parse", "--short=12", "HEAD")
-    assert [p["ref"] for p in pushes] == [
-        f"ghcr.io/acme/mlship:{TAG}",
-        f"ghcr.io/acme/mlship:sha-{sha}",
-    ]
-    built = container_engine.image_id(IMAGE)
-    assert {p["id"] for p in pushes} == {built}, "both tags name the image that was smoke-tested"
-    assert f"decision: PROMOTE version {challenger} to champion" in run.log("deploy")
-    assert world.aliases() == {"champion": challenger}
-    assert production.served()["champion"]["version"] == challenger
+    image_ref = f"ghcr.io/acme/mlship:sha-{sha}"
+    pushes = [
+        json.loads(line)
+        for line in (scenario.work / "pushes.jsonl").read_text(encoding="utf-8").splitlines()
+    ][1:]
+    assert [p["ref"] for p in pushes] == [f"ghcr.io/acme/mlship:{TAG}", image_ref]
+    assert {p["id"] for p in pushes} == {container_engine.image_id(IMAGE)}
+    # Staging first, then production, each applied with the pushed image and then awaited,
+    # every call with the environment's kubeconfig.
+    calls = _kubectl_calls(kubectl_log)
+    assert [(c["args"][0], c["namespace"]) for c in calls] == [
+        ("apply", "mlship-staging"),
+        ("--namespace", "mlship-staging"),
+        ("apply", "mlship-production"),
+        ("--namespace", "mlship-production"),
+    ], calls
+    assert [c["image"] for c in calls if c["args"][0] == "apply"] == [image_ref, image_ref]
+    assert all(c["credentials"] for c in calls), calls
+    staging = run.log("staging")
+    for check in ("readiness", "parity", "load", "fuzz"):
+        assert f"preprod {check}: pass" in staging, staging[-4000:]
+    deploy = run.log("production")
+    version = tagged[0]
+    assert f"release: churn version {version} is commit {commit[:12]}'s model" in deploy
+    assert f"decision: PROMOTE version {version} to champion" in deploy
+    assert world.aliases() == {"champion": version}
+    assert production.served()["champion"]["version"] == version
     last = world.history()[-1]
-    assert (last["action"], last["version"], last["previous"]) == ("promote", challenger, champion)
+    assert (last["action"], last["version"], last["previous"]) == ("promote", version, champion)
+
+
+def test_a_release_whose_service_predicts_otherwise_than_its_pipeline_never_reaches_production(
+    production: Production,
+) -> None:
+    scenario, world = production.scenario, production.world
+    before = (world.aliases(), world.history())
+    app = scenario.repo / "src" / "mlship" / "serving" / "app.py"
+    text = app.read_text(encoding="utf-8")
+    assert SKEW[0] in text
+    git(scenario.repo, "checkout", "--quiet", "-b", "skew")
+    app.write_text(text.replace(*SKEW), encoding="utf-8")
+    git(scenario.repo, "commit", "--quiet", "--all", "--message", "serving: a skew")
+    git(scenario.repo, "tag", "v1.2.1")
+    kubectl_log = scenario.work / "kubectl-skew.jsonl"
+    try:
+        run = _release(production, "v1.2.1", kubectl_log)
+    finally:
+        git(scenario.repo, "checkout", "--quiet", "main")
+    assert run.result("image") == "success", run.describe()
+    assert run.result("staging") == "failure", run.describe()
+    assert run.result("production") == "skipped", run.describe()
+    staging = run.log("staging")
+    assert "preprod parity: FAIL: 600 held-out rows, " in staging, staging[-4000:]
+    assert "preprod load" not in staging  # the steps after the failed one never ran
+    assert {c["namespace"] for c in _kubectl_calls(kubectl_log)} == {"mlship-staging"}
+    assert (world.aliases(), world.history()) == before
 
 
 def test_rollback_workflow_returns_the_champion_to_the_previous_version(
@@ -192,21 +348,3 @@ def test_rollback_workflow_returns_the_champion_to_the_previous_version(
     assert production.served()["champion"]["version"] == previous
     last = world.history()[-1]
     assert (last["action"], last["version"], last["previous"]) == ("rollback", previous, current)
-
-
-def test_train_workflow_registers_a_new_version_as_challenger(production: Production) -> None:
-    scenario, world = production.scenario, production.world
-    with world.registry() as registry:
-        before = {row.version for row in registry.status()}
-    secrets = {"MLFLOW_TRACKING_URI": production.secrets["MLFLOW_TRACKING_URI"]}
-    run = scenario.act(
-        "push", "train.yml", _push_event(scenario.repo, "refs/heads/main"), secrets=secrets
-    )
-    assert run.result("train") == "success", run.describe()
-    with world.registry() as registry:
-        rows = {row.version: row for row in registry.status()}
-    new = sorted(set(rows) - before, key=int)
-    assert len(new) == 1, run.describe()
-    assert rows[new[0]].aliases == ("challenger",)
-    assert "roc_auc" in rows[new[0]].metrics
-    assert "as challenger" in run.log("train")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlship.errors import RegistryError
+from mlship.errors import ParamsError, RegistryError, ReleaseMismatch
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -24,6 +25,8 @@ CHALLENGER = "challenger"
 HISTORY_TAG = "mlship.history"
 PROMOTED_AT_TAG = "mlship.promoted_at"
 METRIC_PREFIX = "metric."
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_MD5 = re.compile(r"[0-9a-f]{32}")
 _LINEAGE = {
     "git_sha": "mlship.git_commit",
     "data_hash": "mlship.data_md5",
@@ -236,6 +239,61 @@ class Registry:
             {"action": "rollback", "version": target, "previous": current, "at": when}
         )
         return target
+
+    def release_version(self, experiment: str, commit: str, model_md5: str) -> str:
+        """The version built from `commit` whose model file hashes to `model_md5`, as challenger.
+
+        A version already registered with that lineage is reused; else the experiment's finished
+        run with those tags is registered. Anything else is refused: a release canaries the
+        tagged commit's model and the image's bytes, never whatever `challenger` held before.
+
+        Raises:
+            ReleaseMismatch: no version or run has that commit and md5 (the reason says which).
+        """
+        if not _COMMIT.fullmatch(commit):
+            raise ParamsError(f"release: commit must be 40 hex digits, got {commit!r}")
+        if not _MD5.fullmatch(model_md5):
+            raise ParamsError(f"release: model md5 must be 32 hex digits, got {model_md5!r}")
+        same_commit = [v for v in self.versions() if v.tags.get("git_sha") == commit]
+        found = next((v for v in same_commit if v.tags.get("model_md5") == model_md5), None)
+        if found is not None:
+            number = str(found.version)
+            self.client.set_registered_model_alias(self.name, CHALLENGER, number)
+            return number
+        runs = self._runs_of(experiment, commit)
+        matching = [run for run in runs if run.data.tags.get(_LINEAGE["model_md5"]) == model_md5]
+        if matching:
+            return self.register(str(matching[0].info.run_id))
+        built = sorted(
+            {f"version {v.version}: {v.tags.get('model_md5')}" for v in same_commit}
+            | {f"run {r.info.run_id}: {r.data.tags.get(_LINEAGE['model_md5'])}" for r in runs}
+        )
+        if built:
+            raise ReleaseMismatch(
+                f"release: the image's model has md5 {model_md5}, but what {self.name!r} and "
+                f"experiment {experiment!r} hold from commit {commit[:12]} hashes otherwise "
+                f"({'; '.join(built)}): the image is not that commit's model (a rebuild that is "
+                "not byte-identical; `mlship reproduce VERSION` shows what differs)"
+            )
+        raise ReleaseMismatch(
+            f"release: no version of {self.name!r} and no finished run of experiment "
+            f"{experiment!r} was built from commit {commit[:12]}: train that commit with the "
+            "shared registry (train.yml on main, or `make repro` with MLFLOW_TRACKING_URI set) "
+            "before tagging it"
+        )
+
+    def _runs_of(self, experiment: str, commit: str) -> list[Any]:
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        runs: list[Any] = self.client.search_runs(
+            [found.experiment_id],
+            filter_string=(
+                f"tags.`{_LINEAGE['git_sha']}` = '{commit}' and attributes.status = 'FINISHED'"
+            ),
+            order_by=["attributes.start_time DESC"],
+        )
+        return runs
 
     def clear_challenger(self) -> str | None:
         """Remove the `challenger` alias (a rejected rollout); return the version it held."""

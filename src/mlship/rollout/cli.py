@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from mlship.config import DEFAULT_PARAMS, Params
 from mlship.registry.cli import connect
+from mlship.registry.core import Registry
 from mlship.errors import RolledBack, RolloutError
 from mlship.rollout.controller import Controller, ServiceClient
 from mlship.stages import run_main
@@ -76,7 +77,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=float, default=None, help="seconds observed per step")
     parser.add_argument("--max-window", type=float, default=None, help="longest wait per step")
     parser.add_argument("--min-requests", type=int, default=None, help="per model per step")
+    parser.add_argument(
+        "--commit",
+        default=None,
+        help="start: canary the version built from this commit (a release's tag) ...",
+    )
+    parser.add_argument(
+        "--model-md5",
+        default=None,
+        help="... whose model file has this md5 (the image's); registered if only its run exists",
+    )
     return parser
+
+
+def _release_challenger(registry: Registry, params: Params, commit: str, model_md5: str) -> None:
+    """Make the tagged commit's model, with the image's bytes, the challenger to canary."""
+    version = registry.release_version(params.tracking.experiment, commit, model_md5)
+    print(
+        f"release: {registry.name} version {version} is commit {commit[:12]}'s model "
+        f"(md5 {model_md5}); canarying it as the challenger"
+    )
 
 
 def _run(params: Params, args: argparse.Namespace) -> None:
@@ -87,6 +107,10 @@ def _run(params: Params, args: argparse.Namespace) -> None:
         raise RolloutError(f"no service URL: pass --url or set {URL_ENV}")
     if not token:
         raise RolloutError(f"no admin token: set {TOKEN_ENV}")
+    if (args.commit or args.model_md5) and not (args.commit and args.model_md5):
+        raise RolloutError("--commit and --model-md5 go together")
+    if args.commit and args.action != "start":
+        raise RolloutError(f"--commit and --model-md5 go with start, not {args.action}")
     service = ServiceClient(url, token)
     try:
         with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
@@ -98,6 +122,8 @@ def _run(params: Params, args: argparse.Namespace) -> None:
             if args.action == "revert":
                 controller.revert()
                 return
+            if args.commit:
+                _release_challenger(controller.registry, params, args.commit, args.model_md5)
             result = controller.run()
     finally:
         service.close()
