@@ -51,8 +51,12 @@ PORT_TRIES = 3
 
 
 @contextmanager
-def live_service(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Run `mlship serve` in a subprocess on a free loopback port; yield its base URL."""
+def live_service(env: dict[str, str], cwd: Path, timeout: float = 120.0) -> Iterator[str]:
+    """Run `mlship serve` in a subprocess on a free loopback port; yield its base URL.
+
+    `timeout` bounds the wait for readiness only: on a loaded machine (the fast tier's workers
+    share its cores) starting Python, scikit-learn and the model can take over a minute.
+    """
     command = [sys.executable, "-m", "mlship.cli", "serve", "--log-level", "warning"]
     with ExitStack() as stack:
         for tries_left in reversed(range(PORT_TRIES)):
