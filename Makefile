@@ -125,8 +125,14 @@ workflow-lint: $(call needs,workflow-lint) ## Lint .github (actionlint, shellche
 test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, both tiers (runs make system-deps first)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier: no root, container engine, act or servers (the PR test job)
-	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
+# The fast tier runs one pytest-xdist worker per core (`-n auto`: 2 on a 2-core machine). Each
+# test file stays on one worker (loadfile): a module-scoped fixture is then built once, and
+# tests that share one (tests/e2e/test_dvc_pipeline.py) run in their file's order. Files are
+# handed out in collection order (no reorder), not largest first: xdist's default would leave
+# the slowest files, each a single end-to-end test, for last. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
+test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier on every core: no root, container engine, act or servers (the PR test job)
+	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-system: $(call needs,runtime test workflow-lint) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
 	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)

@@ -22,11 +22,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ExitedEarly(AssertionError):
+    """The server exited before it was ready; `returncode` is its exit status."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise AssertionError(f"{url}: server exited early:\n{log.read_text(errors='replace')}")
+            raise ExitedEarly(
+                f"{url}: server exited early:\n{log.read_text(errors='replace')}",
+                process.returncode,
+            )
         try:
             if httpx.get(url, timeout=2.0).status_code == 200:
                 return

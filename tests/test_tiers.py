@@ -42,12 +42,24 @@ def test_a_fast_test_cannot_start_a_system_tool(what: str, tmp_path: Path) -> No
         SYSTEM_HELPERS[what](tmp_path)
 
 
-def test_a_tier_that_selects_no_test_fails(tmp_path: Path) -> None:
+# Each tier given only tests of the other. test-fast runs pytest-xdist workers, whose run of no
+# test must fail as one process's does; xdist says "no tests ran" instead of "N deselected".
+@pytest.mark.parametrize(
+    ("target", "other_tier", "says"),
+    [
+        ("test-system", "tests/config", "deselected"),
+        ("test-fast", "tests/workflows/test_cache_standin.py", "no tests ran"),
+    ],
+)
+def test_a_tier_that_selects_no_test_fails(
+    target: str, other_tier: str, says: str, tmp_path: Path
+) -> None:
     venv = Path(sys.executable).parent.parent
     command = ["make", "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}"]
-    args = f"PYTEST_ARGS=tests/config -p no:cacheprovider --basetemp={tmp_path}/t"
+    args = f"PYTEST_ARGS={other_tier} -p no:cacheprovider --basetemp={tmp_path}/t"
     result = subprocess.run(
-        [*command, "test-system", args], cwd=REPO, capture_output=True, text=True, check=False
+        [*command, target, args], cwd=REPO, capture_output=True, text=True, check=False
     )  # nosec B603 B607
     assert result.returncode != 0, result.stdout
-    assert "deselected" in result.stdout, result.stdout
+    assert f"{target}] Error 5" in result.stderr, result.stderr  # pytest's "no tests collected"
+    assert says in result.stdout, result.stdout

@@ -2,8 +2,9 @@
 
 fast    needs nothing but Python and the project's own processes on loopback: no root, no
         container engine, no act, no database or MLflow server (`make test-fast`).
-system  act workflows, the image build, live rollouts, the PostgreSQL and MLflow servers
-        (`make system-deps` once, with privileges, then `make test-system`).
+system  act workflows, the image build, live rollouts, the PostgreSQL and MLflow servers, and
+        load tests that run for a fixed time (`make system-deps` once, with privileges, then
+        `make test-system`).
 
 tests/conftest.py puts every test in exactly one tier and records the running test's tier here;
 each helper that starts a system tool calls `require_system` first, so a test that needs one but

@@ -8,12 +8,14 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from live_process import free_port, live_process
+from live_process import ExitedEarly, free_port, live_process
+
+from mlship.errors import ExitCode
 
 
 def records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -42,15 +44,39 @@ def copy_model(model_dir: Path, target: Path, **meta_changes: Any) -> Path:
     return target
 
 
+# free_port() only says a port was free a moment ago: a server started at the same time (the
+# other pytest-xdist worker's, another user's) may take it first. `mlship serve` then exits with
+# ADDRESS_IN_USE, and the next try gets another port.
+PORT_TRIES = 3
+
+
 @contextmanager
-def live_service(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Run `mlship serve` in a subprocess on a free loopback port; yield its base URL."""
-    port = free_port()
-    full_env = {**os.environ, **env, "MLSHIP_HOST": "127.0.0.1", "MLSHIP_PORT": str(port)}
+def live_service(env: dict[str, str], cwd: Path, timeout: float = 120.0) -> Iterator[str]:
+    """Run `mlship serve` in a subprocess on a free loopback port; yield its base URL.
+
+    `timeout` bounds the wait for readiness only: on a loaded machine (the fast tier's workers
+    share its cores) starting Python, scikit-learn and the model can take over a minute.
+    """
     command = [sys.executable, "-m", "mlship.cli", "serve", "--log-level", "warning"]
-    log = cwd / f"serve-{port}.log"
-    url = f"http://127.0.0.1:{port}"
-    with live_process(
-        command, ready_url=f"{url}/ready", log=log, cwd=cwd, env=full_env, timeout=timeout
-    ):
-        yield url
+    with ExitStack() as stack:
+        for tries_left in reversed(range(PORT_TRIES)):
+            port = free_port()
+            full_env = {**os.environ, **env, "MLSHIP_HOST": "127.0.0.1", "MLSHIP_PORT": str(port)}
+            url = f"http://127.0.0.1:{port}"
+            try:
+                stack.enter_context(
+                    live_process(
+                        command,
+                        ready_url=f"{url}/ready",
+                        log=cwd / f"serve-{port}.log",
+                        cwd=cwd,
+                        env=full_env,
+                        timeout=timeout,
+                    )
+                )
+            except ExitedEarly as early:
+                if early.returncode == ExitCode.ADDRESS_IN_USE and tries_left:
+                    continue
+                raise
+            yield url
+            return

@@ -1,4 +1,8 @@
-"""A real `mlship serve` process: smoke, a minute of mixed traffic, schemathesis fuzzing."""
+"""A real `mlship serve` process: smoke, a minute of mixed traffic, schemathesis fuzzing.
+
+The minute of traffic is a fixed-duration load test: system tier (tests/tiers.py), so the fast
+tier's time does not include a minute of waiting.
+"""
 
 from __future__ import annotations
 
@@ -102,6 +106,7 @@ async def _client_loop(
     return seen
 
 
+@pytest.mark.system
 def test_a_minute_of_mixed_valid_and_invalid_traffic_gets_no_5xx(
     service: tuple[str, list[dict[str, Any]]],
 ) -> None:
