@@ -9,7 +9,7 @@ import pytest
 
 from mlship.config import Params
 from mlship.errors import RegistryError
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
 
 
 @pytest.mark.usefixtures("in_project")

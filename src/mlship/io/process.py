@@ -7,15 +7,11 @@ import subprocess  # nosec B404
 import sys
 from pathlib import Path
 
-from mlship.errors import MlshipError
+from mlship.errors import CommandFailed
 
 # Enough of a failed command's output to show why, short enough for one error message.
 TAIL_LINES = 15
 TIMEOUT_SECONDS = 3600
-
-
-class CommandFailed(MlshipError):
-    """git or dvc could not run or exited non-zero."""
 
 
 def run_command(command: list[str], env: dict[str, str] | None = None) -> str:

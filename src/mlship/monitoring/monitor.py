@@ -28,7 +28,7 @@ from mlship.monitoring.drift_report import write_reports
 from mlship.monitoring.recorder import GAUGES, PREDICTION, RecordSettings, read_recent
 from mlship.monitoring.results import DriftResult
 from mlship.monitoring.trigger import fire_retrain
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
 
 
 def monitor_once(

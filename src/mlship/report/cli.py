@@ -25,23 +25,16 @@ from mlship.gate.policy import POLICY_CHANGE
 from mlship.gate.smoke import SMOKE_ERROR
 from mlship.data.io import read_table
 from mlship.errors import DataError
-from mlship.files import write_text
+from mlship.files import read_json_or_none, write_text
 from mlship.model.metrics import HIGHER_IS_BETTER
 from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
-from mlship.stages import data, run_main, stage_parser
+from mlship.entry import run_main, stage_parser
+from mlship.stages import data
 from mlship.tracking import flatten
 
 _ICONS = {"fail": "❌", "inconclusive": "⚠️"}
 PLOTS = ("roc", "pr", "confusion", "calibration", "residuals", "importance")
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _yaml(path: Path) -> dict[str, Any] | None:
@@ -78,19 +71,19 @@ class Inputs:
         paths = params.paths
         self.params = params
         self.base = params.gate.baseline_dir
-        self.gate = _json(params.gate.out_dir / "gate.json")
-        self.validation = _json(paths.validation_dir / "validation.json")
-        self.base_validation = _json(self.base / "validation.json")
-        self.metrics = _json(paths.metrics)
-        self.base_metrics = _json(self.base / "metrics.json")
-        self.baseline_info = _json(self.base / "baseline.json")
-        self.no_baseline = _json(self.base / "none.json")
+        self.gate = read_json_or_none(params.gate.out_dir / "gate.json")
+        self.validation = read_json_or_none(paths.validation_dir / "validation.json")
+        self.base_validation = read_json_or_none(self.base / "validation.json")
+        self.metrics = read_json_or_none(paths.metrics)
+        self.base_metrics = read_json_or_none(self.base / "metrics.json")
+        self.baseline_info = read_json_or_none(self.base / "baseline.json")
+        self.no_baseline = read_json_or_none(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
         self.jobs = job_results()
         # Each job's first error: the data's is found again here, the others were recorded.
         self.errors = {
-            "train": (_json(SMOKE_ERROR) or {}).get("error"),
-            "gate": (_json(self.base / "error.json") or {}).get("error"),
+            "train": (read_json_or_none(SMOKE_ERROR) or {}).get("error"),
+            "gate": (read_json_or_none(self.base / "error.json") or {}).get("error"),
         }
         try:
             data.run(params)
@@ -275,7 +268,7 @@ def data_section(params: Params, inputs: Inputs) -> tuple[str, ...]:
     """Schema, row counts and per-column shift between main's data and this branch's."""
     if inputs.errors.get("data"):
         return (f"_This branch's data is not available: {cell(inputs.errors['data'], 600)}_",)
-    reference = _json(inputs.base / "profile.json")
+    reference = read_json_or_none(inputs.base / "profile.json")
     if reference is None:
         return ("_No profile of main's data to compare with (no baseline)._",)
     try:

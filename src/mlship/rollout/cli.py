@@ -11,10 +11,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mlship.config import DEFAULT_PARAMS, Params
-from mlship.registry.cli import connect
 from mlship.errors import RolledBack, RolloutError
+from mlship.registry.core import connect
 from mlship.rollout.controller import Controller, ServiceClient
-from mlship.stages import run_main
+from mlship.entry import run_main
 from mlship.tracking import mlflow_errors, tracking_uri
 
 URL_ENV = "MLSHIP_DEPLOY_URL"

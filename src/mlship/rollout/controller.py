@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from mlship.config import Params, RolloutParams
-from mlship.errors import MlshipError, RolloutError
+from mlship.errors import MlshipError, RolloutError, ServiceRefused
 from mlship.registry.core import CHALLENGER, CHAMPION, Registry
 from mlship.rollout.observe import (
     MetricNames,
@@ -27,7 +27,7 @@ from mlship.rollout.observe import (
     prediction_psi,
 )
 from mlship.serving.traffic import FAILED_ROLE_HEADER
-from mlship.tracking import tracking_uri
+from mlship.tracking import use_experiment
 
 Decision = Literal["promoted", "rolled_back"]
 _POLL_SECONDS = 0.25
@@ -110,15 +110,6 @@ def judge(challenger: RoleFigures, champion: RoleFigures, policy: RolloutParams)
     return breaches
 
 
-class ServiceRefused(RolloutError):
-    """The service answered an error status."""
-
-    def __init__(self, message: str, response: httpx.Response) -> None:
-        super().__init__(message)
-        self.status = response.status_code
-        self.failed_role = response.headers.get(FAILED_ROLE_HEADER)
-
-
 # Answers worth asking again: the service (or a proxy before it) is restarting or overloaded.
 _TRANSIENT = frozenset({502, 503, 504})
 
@@ -176,7 +167,8 @@ class ServiceClient:
                 detail = response.text
             raise ServiceRefused(
                 f"{method} {self.url}{path}: HTTP {response.status_code}: {str(detail)[:300]}",
-                response,
+                response.status_code,
+                response.headers.get(FAILED_ROLE_HEADER),
             )
         return response
 
@@ -403,20 +395,8 @@ class _MlflowRun:
         # pylint: disable=import-outside-toplevel  # MLflow is slow to import
         import mlflow
 
-        uri = tracking_uri(self.params.paths.mlflow_dir)
-        if uri.startswith("sqlite:///"):
-            self.params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        name = self.params.rollout.experiment
-        found = mlflow.get_experiment_by_name(name)
-        if found is None:
-            location = None
-            if uri.startswith("sqlite:///"):
-                location = (self.params.paths.mlflow_dir / "artifacts").resolve().as_uri()
-            experiment_id = mlflow.create_experiment(name, artifact_location=location)
-        else:
-            experiment_id = found.experiment_id
-        run = mlflow.start_run(experiment_id=experiment_id, run_name="rollout")
+        experiment = use_experiment(self.params.rollout.experiment, self.params.paths.mlflow_dir)
+        run = mlflow.start_run(experiment_id=experiment, run_name="rollout")
         self.run_id = run.info.run_id
         mlflow.set_tags(self.tags)
         mlflow.log_params(self.logged)

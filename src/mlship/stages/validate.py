@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +10,7 @@ from mlship.data.contract import ValidationReport, load_schema_file, validate_fr
 from mlship.data.io import read_table
 from mlship.errors import SchemaViolation
 from mlship.files import write_json, write_text
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_stage
 
 
 def run(params: Params) -> ValidationReport:
@@ -34,12 +33,9 @@ def run(params: Params) -> ValidationReport:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("validate", "Validate the dataset against params and the schema file.")
-
-    def _run(params: Params, _: argparse.Namespace) -> ValidationReport:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage(
+        "validate", "Validate the dataset against params and the schema file.", run, argv
+    )
 
 
 if __name__ == "__main__":
