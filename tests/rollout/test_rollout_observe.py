@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 
 from mlship.config import RolloutParams
 from mlship.monitoring.statistics import psi
-from mlship.rollout.controller import judge
+from mlship.rollout.policy import judge
 from mlship.rollout.observe import (
     MetricsError,
     RoleFigures,

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from mlship.config import DEFAULT_PARAMS, Params
 from mlship.errors import RolledBack, RolloutError
 from mlship.registry.core import connect
-from mlship.rollout.controller import Controller, ServiceClient
+from mlship.rollout.client import ServiceClient
+from mlship.rollout.controller import Controller
 from mlship.entry import run_main
 from mlship.tracking import mlflow_errors, tracking_uri
 
