@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlship.config import Params
-from mlship.errors import RegistryError
 from mlship.entry import run_main, stage_parser
+from mlship.errors import RegistryError
 
 
 @pytest.mark.usefixtures("in_project")

@@ -25,10 +25,10 @@ import yaml
 from mlship.config import Params, PathsParams
 from mlship.data.io import read_table, write_table
 from mlship.data.pinned import keep_pins, pin_files
+from mlship.entry import run_main, stage_parser
 from mlship.errors import BaselineError, DataError, MlshipError
 from mlship.files import write_json, write_text
 from mlship.report.datadiff import profile
-from mlship.entry import run_main, stage_parser
 
 DEFAULT_REFS = ("origin/main", "main")
 _TAIL = 15  # lines of a failed command's output worth showing

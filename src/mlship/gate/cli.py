@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from mlship.config import Params
+from mlship.entry import run_main, stage_parser
 from mlship.errors import GateFailed
 from mlship.gate.compare import run
-from mlship.entry import run_main, stage_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

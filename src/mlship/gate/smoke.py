@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mlship.config import Params
 from mlship.data.pinned import keep_pins, pin_files
+from mlship.entry import run_stage
 from mlship.errors import MlshipError, ModelError
 from mlship.files import write_json
-from mlship.entry import run_stage
 from mlship.stages import data
 
 # The first error of a failed run, for the PR comment (the train job uploads it).

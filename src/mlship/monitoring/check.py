@@ -17,8 +17,8 @@ from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 from mlship.model.scoring import Labels, encode_target, predict_scores
 from mlship.monitoring.drift import detect_drift
-from mlship.monitoring.results import DriftResult
 from mlship.monitoring.drift_report import write_reports
+from mlship.monitoring.results import DriftResult
 
 
 @dataclass(frozen=True)

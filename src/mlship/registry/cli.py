@@ -11,8 +11,8 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from mlship.config import Params
-from mlship.registry.core import Registry, VersionRow, connect
 from mlship.entry import run_main, stage_parser
+from mlship.registry.core import Registry, VersionRow, connect
 from mlship.tracking import mlflow_errors, tracking_uri
 
 

@@ -21,15 +21,16 @@ import yaml
 
 from mlship.config import Params
 from mlship.data.contract import violations_table
-from mlship.gate.policy import POLICY_CHANGE
-from mlship.gate.smoke import SMOKE_ERROR
 from mlship.data.io import read_table
+from mlship.entry import run_main, stage_parser
 from mlship.errors import DataError
 from mlship.files import read_json_or_none, write_text
+from mlship.gate.policy import POLICY_CHANGE
+from mlship.gate.smoke import SMOKE_ERROR
 from mlship.model.metrics import HIGHER_IS_BETTER
 from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
-from mlship.entry import run_main, stage_parser
+from mlship.settings import ReportSettings, read_settings
 from mlship.stages import data
 from mlship.tracking import flatten
 
@@ -351,7 +352,7 @@ def mlflow_line(experiment: str = "mlship", commit: str = "") -> str | None:
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if not uri.startswith(("http://", "https://")):
         return None
-    run_id = os.environ.get("MLSHIP_MLFLOW_RUN_ID", "").strip()
+    run_id = read_settings(ReportSettings).mlflow_run_id.strip()
     if not run_id and commit:
         run_id = find_run_id(uri, experiment, commit) or ""
     if run_id:

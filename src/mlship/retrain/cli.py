@@ -9,7 +9,6 @@ batch was invalid or the challenger failed the gate. The two halves are two make
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -17,16 +16,16 @@ from mlship.config import Params
 from mlship.entry import run_main, stage_parser
 from mlship.retrain.loop import run
 from mlship.retrain.publish import publish
-
-TRUE = {"1", "true", "yes", "on"}
+from mlship.settings import RetrainSettings, read_settings
 
 
 def _run(params: Params, args: argparse.Namespace) -> None:
     if args.publish:
         publish(params)
         return
-    force = args.force or os.environ.get("RETRAIN_FORCE", "").strip().lower() in TRUE
-    month = args.month or os.environ.get("RETRAIN_MONTH", "").strip() or None
+    settings = read_settings(RetrainSettings)
+    force = args.force or settings.force
+    month = args.month or (settings.month or "").strip() or None
     run(params, args.params, month, force)
 
 

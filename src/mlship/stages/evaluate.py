@@ -15,14 +15,14 @@ from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
+from mlship.data.io import write_table
+from mlship.entry import run_stage
 from mlship.errors import DataError, ModelError
 from mlship.files import StagedOutputs, write_json
 from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import compute_metrics
 from mlship.model.plots import evaluation_plots, importance_plot
 from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
-from mlship.data.io import write_table
-from mlship.entry import run_stage
 from mlship.tracking import check_tracking, log_run
 
 _SCORING = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}

@@ -11,8 +11,8 @@ from sklearn.model_selection import train_test_split
 
 from mlship.config import Params
 from mlship.data.io import class_labels, model_frame, read_table, require_columns, write_table
-from mlship.errors import DataError, ParamsError
 from mlship.entry import run_stage
+from mlship.errors import DataError, ParamsError
 
 
 def prepare(frame: pd.DataFrame, params: Params) -> pd.DataFrame:

@@ -10,11 +10,11 @@ from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
+from mlship.entry import run_stage
 from mlship.files import json_safe, write_json
 from mlship.model.artifact import save_model
 from mlship.model.pipeline import make_pipeline
 from mlship.model.scoring import Labels, rows_hash
-from mlship.entry import run_stage
 
 
 def run(params: Params) -> dict[str, Any]:

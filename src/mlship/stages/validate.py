@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from mlship.config import Params
 from mlship.data.contract import ValidationReport, load_schema_file, validate_frame
 from mlship.data.io import read_table
+from mlship.entry import run_stage
 from mlship.errors import SchemaViolation
 from mlship.files import write_json, write_text
-from mlship.entry import run_stage
 
 
 def run(params: Params) -> ValidationReport:
