@@ -50,18 +50,24 @@ def _verdict_line(result: DriftResult) -> str:
     return f"{head} — " + "; ".join(parts)
 
 
-def _md_row(col: ColumnDrift) -> str:
-    missing = f"{col.missing_ref:.1%} → {col.missing_cur:.1%}"
-    new = f"{col.new_category_share:.1%}" if col.new_categories else ""
-    cells = [
-        f"`{col.name}`",
+def _test_cells(col: ColumnDrift) -> list[str]:
+    """The cells both tables share: kind, test, its figures and the missing shares."""
+    return [
         col.kind,
         col.test,
         _fmt(col.statistic, ".4g"),
         _fmt(col.p_adjusted, ".2g"),
         _fmt(col.effect),
         _fmt(col.psi),
-        missing,
+        f"{col.missing_ref:.1%} → {col.missing_cur:.1%}",
+    ]
+
+
+def _md_row(col: ColumnDrift) -> str:
+    new = f"{col.new_category_share:.1%}" if col.new_categories else ""
+    cells = [
+        f"`{col.name}`",
+        *_test_cells(col),
         new,
         col.reason.replace("|", "\\|") if col.drifted else "",
     ]
@@ -228,13 +234,7 @@ tr.drifted{background:#fff1f0} .plots img{margin:.3rem}
 def _html_row(col: ColumnDrift) -> str:
     cells = [
         col.name,
-        col.kind,
-        col.test,
-        _fmt(col.statistic, ".4g"),
-        _fmt(col.p_adjusted, ".2g"),
-        _fmt(col.effect),
-        _fmt(col.psi),
-        f"{col.missing_ref:.1%} → {col.missing_cur:.1%}",
+        *_test_cells(col),
         ", ".join(f"{k} ({v:.1%})" for k, v in col.new_categories[:5]),
         "drifted" if col.drifted else "stable",
         col.reason,
