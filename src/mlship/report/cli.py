@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess  # nosec B404
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
 from mlship.settings import ReportSettings, read_settings
 from mlship.stages import data
-from mlship.tracking import flatten
+from mlship.tracking import flatten, git_commit
 
 _ICONS = {"fail": "❌", "inconclusive": "⚠️"}
 PLOTS = ("roc", "pr", "confusion", "calibration", "residuals", "importance")
@@ -56,13 +55,7 @@ def _commit() -> str:
         sha = os.environ.get(variable, "").strip()
         if sha:
             return sha
-    try:
-        result = subprocess.run(  # nosec B603 B607
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip()
+    return git_commit()
 
 
 class Inputs:
