@@ -64,6 +64,18 @@ class GateFailed(MlshipError):
     exit_code = ExitCode.GATE_FAILED
 
 
+class Incomparable(MlshipError):
+    """Main's model cannot be scored on the pull request's held-out rows (the gate fails closed)."""
+
+
+class BaselineError(MlshipError):
+    """main's outputs could not be rebuilt."""
+
+
+class CommandFailed(MlshipError):
+    """git or dvc could not run or exited non-zero."""
+
+
 class DriftDetected(MlshipError):
     """Current data drifted from the reference beyond the configured thresholds."""
 
@@ -86,6 +98,15 @@ class RolloutError(MlshipError):
     """The rollout could not run: no challenger, service unreachable or refusing, bad answer."""
 
     exit_code = ExitCode.ROLLOUT
+
+
+class ServiceRefused(RolloutError):
+    """The service answered an error status (`failed_role`: the role it says failed, if any)."""
+
+    def __init__(self, message: str, status: int, failed_role: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.failed_role = failed_role
 
 
 class RolledBack(MlshipError):

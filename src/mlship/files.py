@@ -1,14 +1,20 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Files: atomic writes (a reader sees the old file or the new one, never half of one), JSON
+read with an error naming the file, and the JSON-safe view of a value."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from mlship.errors import DataError, MlshipError
 
 
 def _umask() -> int:
@@ -45,6 +51,45 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON with sorted keys and a final newline, atomically, so output is byte-stable."""
     write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def json_safe(value: Any) -> Any:
+    """Return `value` in plain JSON types: NaN and infinities None, numpy scalars Python ones."""
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def read_json(
+    path: Path, error: type[MlshipError] = DataError, what: str = "JSON"
+) -> dict[str, Any]:
+    """Read a JSON object; raise `error` naming the file and `what` it should hold otherwise."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as failure:
+        raise error(f"{path}: cannot read {what} ({failure.strerror})") from None
+    except ValueError as failure:  # not JSON, or not UTF-8
+        raise error(f"{path}: cannot read {what}: {failure}") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: {what} is not a JSON object")
+    return value
+
+
+def read_json_or_none(path: Path) -> dict[str, Any] | None:
+    """Read a JSON object, or None when the file is missing, unreadable or not one (optional
+    inputs: a report section or a state file that may not exist yet)."""
+    try:
+        return read_json(path)
+    except DataError:
+        return None
 
 
 class StagedOutputs:

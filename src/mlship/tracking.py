@@ -115,21 +115,42 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def configure(params: Params) -> str:
-    """Point MLflow at the tracking store and select the experiment; return the experiment id."""
+def use_store(mlflow_dir: Path) -> str:
+    """Point MLflow's global URI at the tracking store (creating the embedded one's folder).
+
+    MLflow resolves a run's `models:/m-...` source through this global URI, not a client's.
+    (No set_registry_uri: it exports MLFLOW_REGISTRY_URI to every later subprocess; the
+    registry follows tracking.) Returns the URI.
+    """
     import mlflow  # pylint: disable=import-outside-toplevel  # slow import, only when tracking
 
-    uri = tracking_uri(params.paths.mlflow_dir)
+    uri = tracking_uri(mlflow_dir)
     if uri.startswith("sqlite:///"):
-        params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+        mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(params.tracking.experiment)
+    return uri
+
+
+def use_experiment(name: str, mlflow_dir: Path) -> str:
+    """Use the tracking store and return the id of experiment `name`, created if new.
+
+    The embedded store keeps its artifacts beside its database, not in the working directory.
+    """
+    import mlflow  # pylint: disable=import-outside-toplevel  # slow import, only when tracking
+
+    uri = use_store(mlflow_dir)
+    experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
     location = None
     if uri.startswith("sqlite:///"):
-        location = (params.paths.mlflow_dir / "artifacts").resolve().as_uri()
-    return str(mlflow.create_experiment(params.tracking.experiment, artifact_location=location))
+        location = (mlflow_dir / "artifacts").resolve().as_uri()
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def configure(params: Params) -> str:
+    """Point MLflow at the tracking store and select the experiment; return the experiment id."""
+    return use_experiment(params.tracking.experiment, params.paths.mlflow_dir)
 
 
 def file_md5(path: Path) -> str | None:

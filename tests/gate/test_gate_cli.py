@@ -15,6 +15,7 @@ import yaml
 from mlship.config import Params
 from mlship.gate import baseline
 from mlship.gate import cli as gate_cli
+from mlship.gate.policy import POLICY_CHANGE
 
 
 def _degrade_candidate(root: Path) -> None:
@@ -177,19 +178,19 @@ def test_pr_that_loosens_its_gate_is_judged_by_mains_policy_and_fails(
     _loosen_pr_policy(baselined_project)
     assert gate_cli.main([]) == 5
     out = capsys.readouterr().out
-    assert gate_cli.POLICY_CHANGE in out
+    assert POLICY_CHANGE in out
     gate = json.loads((baselined_project / "reports/gate/gate.json").read_text("utf-8"))
     assert gate["verdict"] == "fail" and gate["inconclusive"] == "fail"
-    (note,) = [n for n in gate["notes"] if gate_cli.POLICY_CHANGE in n]
+    (note,) = [n for n in gate["notes"] if POLICY_CHANGE in n]
     assert "`gate.metrics.roc_auc.max_drop` 0.01 → 0.9" in note
     assert "`gate.inconclusive` fail → pass" in note
-    assert gate_cli.POLICY_CHANGE in (baselined_project / "reports/gate/gate.md").read_text("utf-8")
+    assert POLICY_CHANGE in (baselined_project / "reports/gate/gate.md").read_text("utf-8")
 
 
 def test_unchanged_policy_adds_no_policy_note(baselined_project: Path) -> None:
     assert gate_cli.main([]) == 0
     gate = json.loads((baselined_project / "reports/gate/gate.json").read_text("utf-8"))
-    assert not [n for n in gate["notes"] if gate_cli.POLICY_CHANGE in n]
+    assert not [n for n in gate["notes"] if POLICY_CHANGE in n]
 
 
 def test_stricter_main_policy_fails_a_pr_its_own_policy_would_pass(

@@ -143,6 +143,32 @@ def test_psi_of_identical_shares_is_zero() -> None:
     assert psi(shares, np.array([0.5, 0.3, 0.2])) > 0.2
 
 
+@pytest.mark.parametrize(
+    ("reference", "current", "figure"),
+    [
+        ([0.5, 0.5], [0.4, 0.6], 0.04054651081081642),
+        ([0.25, 0.25, 0.5, 0.0], [0.1, 0.3, 0.3, 0.3], 2.6498344459123278),
+        (
+            [0.1] * 10,
+            [0.05, 0.07, 0.08, 0.09, 0.1, 0.1, 0.11, 0.12, 0.13, 0.15],
+            0.08361779980237698,
+        ),
+    ],
+    ids=["two-bins", "empty-bin", "deciles"],
+)
+def test_psi_gives_the_figures_of_the_former_report_and_rollout_copies(
+    reference: list[float], current: list[float], figure: float
+) -> None:
+    # The figures report/datadiff.py's and rollout/observe.py's own psi() gave on these shares
+    # before both used this one; equal to the last bit, an empty bin's floor included.
+    assert psi(reference, current) == figure
+
+
+def test_psi_refuses_shares_over_different_bins() -> None:
+    with pytest.raises(ValueError, match="same bins"):
+        psi([0.5, 0.5], [0.2, 0.3, 0.5])
+
+
 def test_new_category_is_detected_with_its_share() -> None:
     current = make_frame(seed=2)
     current.loc[: ROWS // 10 - 1, "colour"] = "purple"

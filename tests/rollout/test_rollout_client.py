@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mlship.errors import RolloutError
-from mlship.rollout.controller import ServiceClient
+from mlship.rollout.client import ServiceClient
 
 
 class _Flaky(BaseHTTPRequestHandler):

@@ -8,13 +8,13 @@ import pytest
 from prometheus_client import generate_latest
 
 from mlship.config import RolloutParams
-from mlship.rollout.controller import judge
+from mlship.monitoring.statistics import psi
+from mlship.rollout.policy import judge
 from mlship.rollout.observe import (
     MetricsError,
     RoleFigures,
     parse_metrics,
     prediction_psi,
-    psi,
     quantile,
 )
 from mlship.serving.metrics import ServiceMetrics

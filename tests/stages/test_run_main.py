@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlship.config import Params
+from mlship.entry import run_main, stage_parser
 from mlship.errors import RegistryError
-from mlship.stages import run_main, stage_parser
 
 
 @pytest.mark.usefixtures("in_project")

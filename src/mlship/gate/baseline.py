@@ -13,7 +13,6 @@ import os
 import shutil
 
 # git, dvc and python run with fixed argument lists, never through a shell.
-import subprocess  # nosec B404
 import sys
 import time
 from collections.abc import Sequence
@@ -25,34 +24,18 @@ import yaml
 from mlship.config import Params, PathsParams
 from mlship.data.io import read_table, write_table
 from mlship.data.pinned import keep_pins, pin_files
-from mlship.errors import DataError, MlshipError
+from mlship.entry import run_main, stage_parser
+from mlship.errors import BaselineError, DataError, MlshipError
 from mlship.files import write_json, write_text
+from mlship.io.process import run_command
 from mlship.report.datadiff import profile
-from mlship.stages import run_main, stage_parser
 
 DEFAULT_REFS = ("origin/main", "main")
-_TAIL = 15  # lines of a failed command's output worth showing
-
-
-class BaselineError(MlshipError):
-    """main's outputs could not be rebuilt."""
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run a command; on failure raise with the last lines of its output."""
-    try:
-        result = subprocess.run(  # nosec B603
-            command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=3600
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise BaselineError(f"`{' '.join(command)}` could not run: {error}") from None
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip().splitlines()[-_TAIL:]
-        raise BaselineError(
-            f"`{' '.join(command)}` failed in {cwd} (exit {result.returncode}):\n"
-            + "\n".join(output)
-        )
-    return result.stdout.strip()
+    """Run a command in `cwd`; on failure a BaselineError with the last lines of its output."""
+    return run_command(command, env, cwd, BaselineError)
 
 
 def _git(*args: str, cwd: Path) -> str:

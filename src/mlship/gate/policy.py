@@ -10,6 +10,7 @@ import numpy as np
 
 from mlship.config import GateParams, Task
 from mlship.errors import ParamsError
+from mlship.files import json_safe
 from mlship.gate.bootstrap import WEIGHTED, FloatArray, interval, paired_differences
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 
@@ -114,7 +115,7 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe view (NaN becomes null)."""
-        safe: dict[str, Any] = _json_safe(asdict(self))
+        safe: dict[str, Any] = json_safe(asdict(self))
         return safe
 
 
@@ -124,16 +125,6 @@ def _num(value: float | None) -> str:
 
 def _signed(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:+.4f}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def check_policy(policy: GateParams, task: Task) -> None:

@@ -7,7 +7,6 @@ store is used unless MLFLOW_TRACKING_URI is set).
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess  # nosec B404
@@ -18,9 +17,10 @@ from pathlib import Path
 
 from mlship.config import Params
 from mlship.data.pinned import keep_pins, pin_files
+from mlship.entry import run_stage
 from mlship.errors import MlshipError, ModelError
 from mlship.files import write_json
-from mlship.stages import data, run_main, stage_parser
+from mlship.stages import data
 
 # The first error of a failed run, for the PR comment (the report step reads it).
 SMOKE_ERROR = Path("reports/smoke/error.json")
@@ -81,12 +81,9 @@ def run(params: Params) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("smoke", "Run the pipeline on this branch's data (the PR train job).")
-
-    def _run(params: Params, _: argparse.Namespace) -> float:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage(
+        "smoke", "Run the pipeline on this branch's data (the PR train job).", run, argv
+    )
 
 
 if __name__ == "__main__":

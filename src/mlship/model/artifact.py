@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from pathlib import Path
@@ -13,7 +12,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from mlship.errors import ModelError
-from mlship.files import write_bytes
+from mlship.files import read_json, write_bytes
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # The only modules whose types a model may ask skops to trust, when saved and when loaded.
@@ -100,15 +99,7 @@ def load_metadata(path: Path) -> dict[str, Any]:
     Raises:
         ModelError: the file is missing or not a JSON object.
     """
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read model metadata ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise ModelError(f"{path}: cannot read model metadata: {error}") from None
-    if not isinstance(recorded, dict):
-        raise ModelError(f"{path}: model metadata is not a JSON object")
-    return recorded
+    return read_json(path, ModelError, "model metadata")
 
 
 def _recorded_types(path: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,13 @@ import pandas as pd
 from mlship.config import Params
 from mlship.data.io import class_labels, model_frame, read_table
 from mlship.errors import DataError
+from mlship.files import read_json_or_none
 from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 from mlship.model.scoring import Labels, encode_target, predict_scores
 from mlship.monitoring.drift import detect_drift
-from mlship.monitoring.results import DriftResult
 from mlship.monitoring.drift_report import write_reports
+from mlship.monitoring.results import DriftResult
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,7 @@ def _oriented(metric: str, value: float) -> float:
 
 
 def _held_out_metric(path: Path, metric: str) -> float | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get(metric)
-    except (OSError, ValueError):
-        return None
+    value = (read_json_or_none(path) or {}).get(metric)
     return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
 
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlship.config import Params
+from mlship.entry import run_main, stage_parser
 from mlship.errors import DriftDetected
 from mlship.monitoring.check import newest_batch, run_check
-from mlship.stages import run_main, stage_parser
 
 DEFAULT_OUT = Path("reports/drift")
 

@@ -6,8 +6,6 @@ import base64
 import html
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mlship.files import write_text
 from mlship.monitoring.results import ColumnDrift, DomainClassifierResult, DriftResult
 
 # Plots are drawn from at most this many rows per side: a histogram does not need more.
@@ -51,18 +50,24 @@ def _verdict_line(result: DriftResult) -> str:
     return f"{head} — " + "; ".join(parts)
 
 
-def _md_row(col: ColumnDrift) -> str:
-    missing = f"{col.missing_ref:.1%} → {col.missing_cur:.1%}"
-    new = f"{col.new_category_share:.1%}" if col.new_categories else ""
-    cells = [
-        f"`{col.name}`",
+def _test_cells(col: ColumnDrift) -> list[str]:
+    """The cells both tables share: kind, test, its figures and the missing shares."""
+    return [
         col.kind,
         col.test,
         _fmt(col.statistic, ".4g"),
         _fmt(col.p_adjusted, ".2g"),
         _fmt(col.effect),
         _fmt(col.psi),
-        missing,
+        f"{col.missing_ref:.1%} → {col.missing_cur:.1%}",
+    ]
+
+
+def _md_row(col: ColumnDrift) -> str:
+    new = f"{col.new_category_share:.1%}" if col.new_categories else ""
+    cells = [
+        f"`{col.name}`",
+        *_test_cells(col),
         new,
         col.reason.replace("|", "\\|") if col.drifted else "",
     ]
@@ -229,13 +234,7 @@ tr.drifted{background:#fff1f0} .plots img{margin:.3rem}
 def _html_row(col: ColumnDrift) -> str:
     cells = [
         col.name,
-        col.kind,
-        col.test,
-        _fmt(col.statistic, ".4g"),
-        _fmt(col.p_adjusted, ".2g"),
-        _fmt(col.effect),
-        _fmt(col.psi),
-        f"{col.missing_ref:.1%} → {col.missing_cur:.1%}",
+        *_test_cells(col),
         ", ".join(f"{k} ({v:.1%})" for k, v in col.new_categories[:5]),
         "drifted" if col.drifted else "stable",
         col.reason,
@@ -303,20 +302,6 @@ def to_html(result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame)
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # A reader (DVC, CML, a browser) sees the old file or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file owner-only; a report is meant to be read like any output.
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(
     result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame, out_dir: str | Path
 ) -> dict[str, Path]:
@@ -324,10 +309,10 @@ def write_reports(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "drift.json", "markdown": out / "drift.md", "html": out / "drift.html"}
-    _write_atomic(
+    write_text(
         paths["json"],
         json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n",
     )
-    _write_atomic(paths["markdown"], to_markdown(result))
-    _write_atomic(paths["html"], to_html(result, reference, current))
+    write_text(paths["markdown"], to_markdown(result))
+    write_text(paths["html"], to_html(result, reference, current))
     return paths

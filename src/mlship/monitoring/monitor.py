@@ -21,14 +21,15 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 from mlship.config import Params
 from mlship.data.io import read_table
+from mlship.entry import run_main, stage_parser
 from mlship.errors import DataError
 from mlship.monitoring.check import prepare, score_frames
 from mlship.monitoring.drift import detect_drift
 from mlship.monitoring.drift_report import write_reports
-from mlship.monitoring.recorder import GAUGES, PREDICTION, RecordSettings, read_recent
+from mlship.monitoring.recorder import GAUGES, PREDICTION, read_recent
 from mlship.monitoring.results import DriftResult
 from mlship.monitoring.trigger import fire_retrain
-from mlship.stages import run_main, stage_parser
+from mlship.settings import RecordSettings, read_settings
 
 
 def monitor_once(
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--times", type=int, default=1, help="runs when repeating (bounded)")
 
     def _run(params: Params, args: argparse.Namespace) -> None:
-        records = args.records or RecordSettings().dir
+        records = args.records or read_settings(RecordSettings).dir
         for run in range(max(1, args.times)):
             if run and args.every:
                 time.sleep(args.every)

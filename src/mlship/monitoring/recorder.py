@@ -20,27 +20,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Re-exported: serving imports RecordSettings from here until it imports mlship.settings.
+from mlship.settings import RecordSettings as RecordSettings  # pylint: disable=useless-import-alias
 
 log = logging.getLogger(__name__)
 PREFIX = "records-"
 PREDICTION = "prediction"
 GAUGES = "drift.prom"  # written by `mlship monitor`, appended to the service's /metrics
-
-
-class RecordSettings(BaseSettings):
-    """Live recording of the service, each field MLSHIP_RECORD_<NAME> (off unless enabled)."""
-
-    model_config = SettingsConfigDict(env_prefix="MLSHIP_RECORD_", frozen=True, extra="ignore")
-
-    enabled: bool = False
-    dir: Path = Path("monitoring/records")
-    sample_rate: float = Field(1.0, ge=0.0, le=1.0, description="share of requests recorded")
-    queue_size: int = Field(10_000, ge=1, description="requests waiting to be written")
-    max_file_rows: int = Field(50_000, ge=1, description="rows per file before rotating")
-    max_files: int = Field(20, ge=1, description="files kept; the oldest are deleted")
-    seed: int | None = None
 
 
 _Item = tuple[float, str, str, dict[str, list[Any]], list[Any]]

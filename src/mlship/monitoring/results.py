@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 
 from mlship.config import DriftSettings
+from mlship.files import json_safe
 
 
 @dataclass(frozen=True)
@@ -124,12 +122,12 @@ class DriftResult:
             "drifted_features": list(self.drifted_features),
             "n_reference": self.n_reference,
             "n_current": self.n_current,
-            "columns": [_json_safe(_column_dict(c)) for c in self.columns],
-            "domain_classifier": None if self.domain is None else _json_safe(vars(self.domain)),
+            "columns": [json_safe(_column_dict(c)) for c in self.columns],
+            "domain_classifier": None if self.domain is None else json_safe(vars(self.domain)),
             "prediction": (
-                None if self.prediction is None else _json_safe(_column_dict(self.prediction))
+                None if self.prediction is None else json_safe(_column_dict(self.prediction))
             ),
-            "performance": None if self.performance is None else _json_safe(vars(self.performance)),
+            "performance": None if self.performance is None else json_safe(vars(self.performance)),
             "settings": self.settings.model_dump(),
             "notes": list(self.notes),
         }
@@ -140,17 +138,3 @@ def _column_dict(col: ColumnDrift) -> dict[str, Any]:
     out["new_categories"] = [{"category": k, "share": v} for k, v in col.new_categories]
     out["severity"] = col.severity
     return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value

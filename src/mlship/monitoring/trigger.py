@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from mlship.files import write_json
+from mlship.files import read_json_or_none, write_json
 from mlship.io.github import GitHub
 from mlship.monitoring.results import DriftResult
 
@@ -15,10 +14,7 @@ EVENT_TYPE = "retrain"  # retrain.yml: on: repository_dispatch: types: [retrain]
 
 
 def _last_fired(state: Path) -> float:
-    try:
-        value = json.loads(state.read_text(encoding="utf-8")).get("fired_at", 0.0)
-    except (OSError, ValueError):
-        return 0.0
+    value = (read_json_or_none(state) or {}).get("fired_at", 0.0)
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 

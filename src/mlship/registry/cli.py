@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -12,26 +11,9 @@ from dataclasses import asdict
 from tabulate import tabulate
 
 from mlship.config import Params
-from mlship.registry.core import Registry, VersionRow
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
+from mlship.registry.core import Registry, VersionRow, connect
 from mlship.tracking import mlflow_errors, tracking_uri
-
-
-def connect(params: Params) -> Registry:
-    """A Registry on the configured tracking store (MLFLOW_TRACKING_URI or embedded SQLite)."""
-    # pylint: disable=import-outside-toplevel  # MLflow is slow to import
-    import mlflow
-    from mlflow import MlflowClient
-
-    uri = tracking_uri(params.paths.mlflow_dir)
-    if uri.startswith("sqlite:///"):
-        params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # Registering resolves a run's `models:/m-...` source through MLflow's global URI, not the
-    # client's: without this the embedded store's models are "not found". (No set_registry_uri:
-    # it exports MLFLOW_REGISTRY_URI to every later subprocess; the registry follows tracking.)
-    mlflow.set_tracking_uri(uri)
-    return Registry(MlflowClient(tracking_uri=uri, registry_uri=uri), params.registry.model_name)
 
 
 def status_table(rows: list[VersionRow], key_metrics: Sequence[str]) -> str:

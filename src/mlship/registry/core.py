@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlship.config import Params
 from mlship.errors import ParamsError, RegistryError, ReleaseMismatch
+from mlship.tracking import use_store
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -301,3 +304,12 @@ class Registry:
         if version is not None:
             self.client.delete_registered_model_alias(self.name, CHALLENGER)
         return version
+
+
+def connect(params: Params) -> Registry:
+    """A Registry on the configured tracking store (MLFLOW_TRACKING_URI or embedded SQLite)."""
+    from mlflow import MlflowClient  # pylint: disable=import-outside-toplevel  # slow import
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = use_store(params.paths.mlflow_dir)
+    return Registry(MlflowClient(tracking_uri=uri, registry_uri=uri), params.registry.model_name)

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess  # nosec B404
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,27 +20,21 @@ import yaml
 
 from mlship.config import Params
 from mlship.data.contract import violations_table
+from mlship.data.io import read_table
+from mlship.entry import run_main, stage_parser
+from mlship.errors import DataError
+from mlship.files import read_json_or_none, write_text
 from mlship.gate.policy import POLICY_CHANGE
 from mlship.gate.smoke import SMOKE_ERROR
-from mlship.data.io import read_table
-from mlship.errors import DataError
-from mlship.files import write_text
 from mlship.model.metrics import HIGHER_IS_BETTER
 from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
-from mlship.stages import data, run_main, stage_parser
-from mlship.tracking import flatten
+from mlship.settings import ReportSettings, read_settings
+from mlship.stages import data
+from mlship.tracking import flatten, git_commit
 
 _ICONS = {"fail": "❌", "inconclusive": "⚠️"}
 PLOTS = ("roc", "pr", "confusion", "calibration", "residuals", "importance")
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _yaml(path: Path) -> dict[str, Any] | None:
@@ -62,13 +55,7 @@ def _commit() -> str:
         sha = os.environ.get(variable, "").strip()
         if sha:
             return sha
-    try:
-        result = subprocess.run(  # nosec B603 B607
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip()
+    return git_commit()
 
 
 class Inputs:
@@ -78,19 +65,19 @@ class Inputs:
         paths = params.paths
         self.params = params
         self.base = params.gate.baseline_dir
-        self.gate = _json(params.gate.out_dir / "gate.json")
-        self.validation = _json(paths.validation_dir / "validation.json")
-        self.base_validation = _json(self.base / "validation.json")
-        self.metrics = _json(paths.metrics)
-        self.base_metrics = _json(self.base / "metrics.json")
-        self.baseline_info = _json(self.base / "baseline.json")
-        self.no_baseline = _json(self.base / "none.json")
+        self.gate = read_json_or_none(params.gate.out_dir / "gate.json")
+        self.validation = read_json_or_none(paths.validation_dir / "validation.json")
+        self.base_validation = read_json_or_none(self.base / "validation.json")
+        self.metrics = read_json_or_none(paths.metrics)
+        self.base_metrics = read_json_or_none(self.base / "metrics.json")
+        self.baseline_info = read_json_or_none(self.base / "baseline.json")
+        self.no_baseline = read_json_or_none(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()
         self.steps = step_outcomes()
         # Each step's first error: the data's is found again here, the others were recorded.
         self.errors = {
-            "train": (_json(SMOKE_ERROR) or {}).get("error"),
-            "baseline": (_json(self.base / "error.json") or {}).get("error"),
+            "train": (read_json_or_none(SMOKE_ERROR) or {}).get("error"),
+            "baseline": (read_json_or_none(self.base / "error.json") or {}).get("error"),
         }
         try:
             data.run(params)
@@ -100,8 +87,8 @@ class Inputs:
     @property
     def same_rows(self) -> bool:
         """Whether main and this branch held out the same rows (so any metric compares)."""
-        here = _json(self.params.paths.eval_dir / "holdout.json")
-        there = _json(self.base / "holdout.json")
+        here = read_json_or_none(self.params.paths.eval_dir / "holdout.json")
+        there = read_json_or_none(self.base / "holdout.json")
         return bool(here and there and here.get("rows_hash") == there.get("rows_hash"))
 
     def failed(self, step: str) -> bool:
@@ -287,7 +274,7 @@ def data_section(params: Params, inputs: Inputs) -> tuple[str, ...]:
     """Schema, row counts and per-column shift between main's data and this branch's."""
     if inputs.errors.get("data"):
         return (f"_This branch's data is not available: {cell(inputs.errors['data'], 600)}_",)
-    reference = _json(inputs.base / "profile.json")
+    reference = read_json_or_none(inputs.base / "profile.json")
     if reference is None:
         return ("_No profile of main's data to compare with (no baseline)._",)
     try:
@@ -370,7 +357,7 @@ def mlflow_line(experiment: str = "mlship", commit: str = "") -> str | None:
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if not uri.startswith(("http://", "https://")):
         return None
-    run_id = os.environ.get("MLSHIP_MLFLOW_RUN_ID", "").strip()
+    run_id = read_settings(ReportSettings).mlflow_run_id.strip()
     if not run_id and commit:
         run_id = find_run_id(uri, experiment, commit) or ""
     if run_id:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
 
-PSI_EPSILON = 1e-4
+from mlship.monitoring.statistics import psi
+
 PSI_ALERT = 0.2  # the customary "significant shift" level of the population stability index
 TOP_KEPT = 20
 HIGH_CARDINALITY = 50  # above this many distinct values a column is summarised by its count
@@ -117,13 +118,6 @@ def profile(
     if target is not None and target[0] in columns:
         out["target"] = target[0]
     return out
-
-
-def psi(reference: list[float], current: list[float]) -> float:
-    """Population stability index between two share vectors over the same bins."""
-    ref = np.clip(np.asarray(reference, dtype=np.float64), PSI_EPSILON, None)
-    cur = np.clip(np.asarray(current, dtype=np.float64), PSI_EPSILON, None)
-    return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
 @dataclass(frozen=True)

@@ -9,32 +9,30 @@ batch was invalid or the challenger failed the gate. The two halves are two make
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from mlship.config import DEFAULT_PARAMS, load_params
-from mlship.errors import MlshipError
+from mlship.config import Params
+from mlship.entry import run_main, stage_parser
 from mlship.retrain.loop import run
 from mlship.retrain.publish import publish
+from mlship.settings import RetrainSettings, read_settings
 
-TRUE = {"1", "true", "yes", "on"}
 
-
-def _fail(prog: str, error: MlshipError) -> int:
-    print(f"{prog}: error: {error}", file=sys.stderr)
-    return error.exit_code
+def _run(params: Params, args: argparse.Namespace) -> None:
+    if args.publish:
+        publish(params)
+        return
+    settings = read_settings(RetrainSettings)
+    force = args.force or settings.force
+    month = args.month or (settings.month or "").strip() or None
+    run(params, args.params, month, force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(
-        prog="mlship retrain",
-        description="Decide on the newest data batch; retrain, gate and register when needed.",
-    )
-    parser.add_argument(
-        "--params", type=Path, default=DEFAULT_PARAMS, help="params file (default: params.yaml)"
+    parser = stage_parser(
+        "retrain", "Decide on the newest data batch; retrain, gate and register when needed."
     )
     parser.add_argument(
         "--month", help="batch month YYYY-MM (default: $RETRAIN_MONTH, else newest)"
@@ -47,18 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="open/update the retrain PR or the issue (needs GITHUB_TOKEN, GITHUB_REPOSITORY)",
     )
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        if args.publish:
-            publish(params)
-            return 0
-        force = args.force or os.environ.get("RETRAIN_FORCE", "").strip().lower() in TRUE
-        month = args.month or os.environ.get("RETRAIN_MONTH", "").strip() or None
-        run(params, args.params, month, force)
-    except MlshipError as error:  # GitHubError included
-        return _fail(parser.prog, error)
-    return 0
+    return run_main(parser, _run, argv)
 
 
 if __name__ == "__main__":

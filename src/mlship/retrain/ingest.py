@@ -19,8 +19,8 @@ import pandas as pd
 from mlship.config import Params
 from mlship.data.generate import Drift, generate_churn
 from mlship.data.io import write_table
+from mlship.entry import run_main, stage_parser
 from mlship.retrain.batches import batch_path, check_month
-from mlship.stages import run_main, stage_parser
 
 Scenario = Literal["stable", "drifted", "invalid"]
 SCENARIOS: tuple[Scenario, ...] = ("stable", "drifted", "invalid")

@@ -66,7 +66,7 @@ def _baseline_from_workspace(params: Params, params_file: Path) -> None:
 
 def _register(params: Params) -> str:
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import
-    from mlship.registry.cli import connect
+    from mlship.registry.core import connect
     from mlship.tracking import configure
 
     # MLflow resolves `models:/` sources through its global tracking URI, not the client's.
@@ -78,7 +78,7 @@ def _register(params: Params) -> str:
 def retrain(params: Params, params_file: Path, decision: Decision, paths: Paths) -> None:
     """Append the batch, rebuild with DVC, gate against the champion, register the challenger."""
     # pylint: disable=import-outside-toplevel  # the gate pulls in plotting and bootstrap code
-    from mlship.gate.cli import run as run_gate
+    from mlship.gate.compare import run as run_gate
 
     _baseline_from_workspace(params, params_file)
     rows = append_batch(params, read_table(Path(decision.batch)))

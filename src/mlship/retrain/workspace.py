@@ -10,8 +10,9 @@ import yaml
 
 from mlship.config import Params
 from mlship.data.io import read_table, write_table
+from mlship.errors import CommandFailed
 from mlship.files import write_json, write_text
-from mlship.io.process import CommandFailed, git
+from mlship.io.process import git
 from mlship.retrain.decision import Decision
 from mlship.retrain.report import decision_markdown
 

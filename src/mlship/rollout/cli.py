@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,16 +10,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mlship.config import DEFAULT_PARAMS, Params
-from mlship.registry.cli import connect
-from mlship.registry.core import Registry
+from mlship.entry import run_main
 from mlship.errors import RolledBack, RolloutError
-from mlship.rollout.controller import Controller, ServiceClient
-from mlship.stages import run_main
+from mlship.registry.core import Registry, connect
+from mlship.rollout.client import ServiceClient
+from mlship.rollout.controller import Controller
+from mlship.settings import RolloutSettings, read_settings, variable
 from mlship.tracking import mlflow_errors, tracking_uri
 
-URL_ENV = "MLSHIP_DEPLOY_URL"
-# The name of the variable holding the token, not a token.
-TOKEN_ENV = "MLSHIP_ADMIN_TOKEN"  # nosec B105
+URL_ENV = variable(RolloutSettings, "deploy_url")
+TOKEN_ENV = variable(RolloutSettings, "admin_token")
 
 
 def _with_overrides(params: Params, args: argparse.Namespace) -> Params:
@@ -101,8 +100,9 @@ def _release_challenger(registry: Registry, params: Params, commit: str, model_m
 
 def _run(params: Params, args: argparse.Namespace) -> None:
     params = _with_overrides(params, args)
-    url = args.url or os.environ.get(URL_ENV, "").strip()
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    settings = read_settings(RolloutSettings)
+    url = args.url or settings.deploy_url.strip()
+    token = settings.admin_token.get_secret_value().strip() if settings.admin_token else ""
     if not url:
         raise RolloutError(f"no service URL: pass --url or set {URL_ENV}")
     if not token:

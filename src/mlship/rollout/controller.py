@@ -8,204 +8,18 @@ over the whole rollout so far (at 100 % the champion gets no new traffic).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
-import httpx
-
-from mlship.config import Params, RolloutParams
-from mlship.errors import MlshipError, RolloutError
+from mlship.config import Params
+from mlship.errors import MlshipError, RolloutError, ServiceRefused
 from mlship.registry.core import CHALLENGER, CHAMPION, Registry
-from mlship.rollout.observe import (
-    MetricNames,
-    RoleFigures,
-    Snapshot,
-    parse_metrics,
-    prediction_psi,
-)
-from mlship.serving.traffic import FAILED_ROLE_HEADER
-from mlship.tracking import tracking_uri
+from mlship.rollout.client import ServiceClient, loaded_version
+from mlship.rollout.observe import MetricNames, RoleFigures, Snapshot, prediction_psi
+from mlship.rollout.policy import RolloutResult, StepReport, judge
+from mlship.rollout.run_log import RolloutRun
 
-Decision = Literal["promoted", "rolled_back"]
 _POLL_SECONDS = 0.25
-
-
-@dataclass
-class StepReport:
-    """What one canary step observed and why it passed or failed."""
-
-    step: int
-    weight: int
-    seconds: float
-    challenger_requests: float
-    champion_requests: float
-    challenger_error_rate: float
-    champion_error_rate: float
-    challenger_p95_ms: float
-    champion_p95_ms: float
-    psi: float
-    breaches: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        """One printable line."""
-        verdict = "BREACH: " + "; ".join(self.breaches) if self.breaches else "pass"
-        return (
-            f"step {self.step} ({self.weight}% to challenger, {self.seconds:.1f}s): "
-            f"requests challenger={self.challenger_requests:.0f} "
-            f"champion={self.champion_requests:.0f}, "
-            f"error rate {self.challenger_error_rate:.2%} vs {self.champion_error_rate:.2%}, "
-            f"p95 {self.challenger_p95_ms:.1f}ms vs {self.champion_p95_ms:.1f}ms, "
-            f"PSI {self.psi:.3f} -> {verdict}"
-        )
-
-    def metrics(self) -> dict[str, float]:
-        """Numeric fields for MLflow."""
-        out = {k: float(v) for k, v in asdict(self).items() if isinstance(v, (int, float))}
-        out["breached"] = float(bool(self.breaches))
-        return out
-
-
-@dataclass
-class RolloutResult:
-    """How a rollout ended."""
-
-    decision: Decision
-    champion: str
-    challenger: str
-    steps: list[StepReport]
-    reason: str
-    run_id: str | None = None
-
-
-def judge(challenger: RoleFigures, champion: RoleFigures, policy: RolloutParams) -> list[str]:
-    """Every way the challenger's window breaches the policy (empty: the step passes)."""
-    breaches = []
-    for role, figures in (("challenger", challenger), ("champion", champion)):
-        if figures.requests < policy.min_requests:
-            breaches.append(
-                f"{role} answered {figures.requests:.0f} requests, fewer than "
-                f"min_requests={policy.min_requests}"
-            )
-    if breaches:
-        return breaches
-    increase = challenger.error_rate - champion.error_rate
-    if increase > policy.max_error_rate_increase:
-        breaches.append(
-            f"error rate {challenger.error_rate:.2%} exceeds the champion's "
-            f"{champion.error_rate:.2%} by more than {policy.max_error_rate_increase:.2%}"
-        )
-    base = champion.p95_seconds
-    allowed = max(base * policy.max_p95_ratio, base + policy.p95_slack_ms / 1000.0)
-    if challenger.p95_seconds > allowed:
-        breaches.append(
-            f"p95 latency {challenger.p95_seconds * 1000:.1f}ms exceeds the allowed "
-            f"{allowed * 1000:.1f}ms (champion {base * 1000:.1f}ms)"
-        )
-    shift = prediction_psi(champion, challenger)
-    if shift > policy.max_psi:
-        breaches.append(f"prediction PSI {shift:.3f} exceeds max_psi={policy.max_psi}")
-    return breaches
-
-
-class ServiceRefused(RolloutError):
-    """The service answered an error status."""
-
-    def __init__(self, message: str, response: httpx.Response) -> None:
-        super().__init__(message)
-        self.status = response.status_code
-        self.failed_role = response.headers.get(FAILED_ROLE_HEADER)
-
-
-# Answers worth asking again: the service (or a proxy before it) is restarting or overloaded.
-_TRANSIENT = frozenset({502, 503, 504})
-
-
-class ServiceClient:
-    """The service's ops and admin endpoints.
-
-    Reads (GET) are retried on a transport error or a 502/503/504, `retries` times with
-    doubling pauses from `backoff` seconds (1 + 2 s by default); a POST is sent once, since
-    repeating a traffic change or a reload that may have happened is not safe to assume.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        timeout: float = 30.0,
-        retries: int = 2,
-        backoff: float = 1.0,
-    ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise RolloutError(f"service URL must start with http:// or https://, got {url!r}")
-        self.url = url.rstrip("/")
-        self.retries = retries
-        self.backoff = backoff
-        self.http = httpx.Client(
-            base_url=self.url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"Authorization": f"Bearer {token}"},
-        )
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self.http.close()
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        attempts = 1 + (self.retries if method == "GET" else 0)
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            last = attempt == attempts - 1
-            try:
-                response = self.http.request(method, path, json=body)
-            except httpx.HTTPError as error:
-                if last:
-                    raise RolloutError(f"{method} {self.url}{path}: {error}") from None
-                continue
-            if response.status_code in _TRANSIENT and not last:
-                continue
-            break
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise ServiceRefused(
-                f"{method} {self.url}{path}: HTTP {response.status_code}: {str(detail)[:300]}",
-                response,
-            )
-        return response
-
-    def model(self) -> dict[str, Any]:
-        """What /model reports: loaded versions and the traffic split."""
-        payload: dict[str, Any] = self._call("GET", "/model").json()
-        return payload
-
-    def snapshot(self, names: MetricNames) -> Snapshot:
-        """Parse /metrics into per-role figures."""
-        return parse_metrics(self._call("GET", "/metrics").text, names)
-
-    def canary(self, weight: float) -> None:
-        """Send `weight` percent of keyed traffic to the challenger."""
-        self._call("POST", "/admin/traffic", {"mode": "canary", "canary_weight": weight})
-
-    def champion_only(self) -> None:
-        """Send every request to the champion."""
-        self._call("POST", "/admin/traffic", {"mode": "champion", "canary_weight": 0.0})
-
-    def reload(self) -> dict[str, Any]:
-        """Reload both models from the registry aliases."""
-        payload: dict[str, Any] = self._call("POST", "/admin/reload").json()
-        return payload
-
-
-def _loaded_version(description: dict[str, Any], role: str) -> str | None:
-    slot = description.get(role)
-    return str(slot["version"]) if isinstance(slot, dict) else None
 
 
 class Controller:
@@ -243,7 +57,7 @@ class Controller:
             f"rollout of {self.registry.name}: challenger version {challenger} against champion "
             f"version {champion} at {self.service.url}, steps {list(self.policy.steps)}%"
         )
-        with _MlflowRun(self.params, self.registry.name, champion, challenger) as record:
+        with RolloutRun(self.params, self.registry.name, champion, challenger) as record:
             unloadable = self._load(champion, challenger)
             if unloadable is not None:
                 # A challenger that cannot even load fails before any traffic: a breach.
@@ -285,7 +99,7 @@ class Controller:
             if error.status == 409 and error.failed_role == CHALLENGER:
                 return str(error)
             raise
-        loaded = (_loaded_version(description, CHAMPION), _loaded_version(description, CHALLENGER))
+        loaded = (loaded_version(description, CHAMPION), loaded_version(description, CHALLENGER))
         if loaded != (champion, challenger):
             raise RolloutError(
                 f"the service loaded champion {loaded[0]} and challenger {loaded[1]}, not the "
@@ -296,7 +110,7 @@ class Controller:
         self.say(f"service reloaded: champion {champion}, challenger {challenger}")
         return None
 
-    def _steps(self, record: _MlflowRun) -> tuple[list[StepReport], list[str]]:
+    def _steps(self, record: RolloutRun) -> tuple[list[StepReport], list[str]]:
         reports: list[StepReport] = []
         first = self.service.snapshot(self.names)
         for index, weight in enumerate(self.policy.steps, start=1):
@@ -342,7 +156,7 @@ class Controller:
         promoted = self.registry.promote()
         description = self.service.reload()
         self.service.champion_only()
-        serving = _loaded_version(description, CHAMPION)
+        serving = loaded_version(description, CHAMPION)
         if serving != promoted:
             raise RolloutError(
                 f"registry champion is now version {promoted} but the service serves {serving}"
@@ -374,7 +188,7 @@ class Controller:
         version = self.registry.rollback()
         self.service.champion_only()
         description = self.service.reload()
-        serving = _loaded_version(description, CHAMPION)
+        serving = loaded_version(description, CHAMPION)
         if serving != version:
             raise RolloutError(f"registry champion is version {version}; service serves {serving}")
         self.say(f"reverted: champion is version {version} again, service reloaded")
@@ -383,65 +197,3 @@ class Controller:
 
 def _role(snapshot: Snapshot, role: str) -> RoleFigures:
     return snapshot.get(role, RoleFigures())
-
-
-class _MlflowRun:
-    """One MLflow run per rollout in the `rollout.experiment` experiment."""
-
-    def __init__(self, params: Params, model: str, champion: str, challenger: str) -> None:
-        self.params = params
-        self.tags = {"mlship.model": model, "mlship.kind": "rollout"}
-        self.logged = {
-            "model": model,
-            "champion_version": champion,
-            "challenger_version": challenger,
-            **{k: str(v) for k, v in params.rollout.model_dump().items()},
-        }
-        self.run_id: str | None = None
-
-    def __enter__(self) -> _MlflowRun:
-        # pylint: disable=import-outside-toplevel  # MLflow is slow to import
-        import mlflow
-
-        uri = tracking_uri(self.params.paths.mlflow_dir)
-        if uri.startswith("sqlite:///"):
-            self.params.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        name = self.params.rollout.experiment
-        found = mlflow.get_experiment_by_name(name)
-        if found is None:
-            location = None
-            if uri.startswith("sqlite:///"):
-                location = (self.params.paths.mlflow_dir / "artifacts").resolve().as_uri()
-            experiment_id = mlflow.create_experiment(name, artifact_location=location)
-        else:
-            experiment_id = found.experiment_id
-        run = mlflow.start_run(experiment_id=experiment_id, run_name="rollout")
-        self.run_id = run.info.run_id
-        mlflow.set_tags(self.tags)
-        mlflow.log_params(self.logged)
-        return self
-
-    def step(self, report: StepReport) -> None:
-        """Log one step's figures at MLflow step = the step number."""
-        import mlflow  # pylint: disable=import-outside-toplevel
-
-        values = {k: v for k, v in report.metrics().items() if math.isfinite(v)}
-        mlflow.log_metrics(values, step=report.step)
-
-    def unloadable(self) -> None:
-        """Log a breach before any step: the challenger could not be loaded."""
-        import mlflow  # pylint: disable=import-outside-toplevel
-
-        mlflow.log_metrics({"breached": 1.0, "challenger_loaded": 0.0}, step=0)
-
-    def finish(self, decision: Decision, reason: str) -> None:
-        """Record the decision."""
-        import mlflow  # pylint: disable=import-outside-toplevel
-
-        mlflow.set_tags({"mlship.decision": decision, "mlship.reason": reason[:5000]})
-
-    def __exit__(self, *exc: object) -> None:
-        import mlflow  # pylint: disable=import-outside-toplevel
-
-        mlflow.end_run("FINISHED" if exc[0] is None else "FAILED")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlship.errors import MetricsError
+from mlship.monitoring.statistics import psi
 
 
 @dataclass(frozen=True)
@@ -128,18 +129,6 @@ def bucket_shares(cumulative: Mapping[float, float]) -> list[float]:
     per_bucket = [count - previous for count, previous in zip(counts, [0.0, *counts[:-1]])]
     total = sum(per_bucket)
     return [count / total for count in per_bucket] if total > 0 else [0.0] * len(per_bucket)
-
-
-def psi(expected: Iterable[float], actual: Iterable[float], floor: float = 1e-4) -> float:
-    """Population stability index between two binned distributions (shares per bin).
-
-    Empty bins get `floor` so a bin seen on one side only adds a large, finite term.
-    """
-    total = 0.0
-    for base, new in zip(expected, actual, strict=True):
-        base, new = max(base, floor), max(new, floor)
-        total += (new - base) * math.log(new / base)
-    return total
 
 
 def prediction_psi(champion: RoleFigures, challenger: RoleFigures, bins: int = 10) -> float:

@@ -17,7 +17,7 @@ from mlship.config import Params
 from mlship.data.generate import generate_churn
 from mlship.data.io import write_table
 from mlship.data.pinned import materialise
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
 
 
 def write_example(params: Params, out: Path | None = None, rows: int | None = None) -> Path:

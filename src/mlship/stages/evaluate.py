@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import warnings
@@ -16,14 +15,14 @@ from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
+from mlship.data.io import write_table
+from mlship.entry import run_stage
 from mlship.errors import DataError, ModelError
 from mlship.files import StagedOutputs, write_json
 from mlship.model.artifact import load_metadata, load_model
 from mlship.model.metrics import compute_metrics
 from mlship.model.plots import evaluation_plots, importance_plot
 from mlship.model.scoring import Labels, encode_target, predict_scores, predictions_frame, rows_hash
-from mlship.data.io import write_table
-from mlship.stages import run_main, stage_parser
 from mlship.tracking import check_tracking, log_run
 
 _SCORING = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
@@ -139,12 +138,7 @@ def _evaluate(params: Params) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("evaluate", "Evaluate the trained model on the held-out rows.")
-
-    def _run(params: Params, _: argparse.Namespace) -> dict[str, float]:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage("evaluate", "Evaluate the trained model on the held-out rows.", run, argv)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
@@ -12,8 +11,8 @@ from sklearn.model_selection import train_test_split
 from mlship.config import Params
 from mlship.data.holdout import check_room_for_classes
 from mlship.data.io import class_labels, model_frame, read_table, require_columns, write_table
+from mlship.entry import run_stage
 from mlship.errors import DataError
-from mlship.stages import run_main, stage_parser
 
 
 def prepare(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -63,12 +62,7 @@ def run(params: Params) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("split", "Split the dataset into train and held-out test sets.")
-
-    def _run(params: Params, _: argparse.Namespace) -> tuple[int, int]:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage("split", "Split the dataset into train and held-out test sets.", run, argv)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,11 +10,11 @@ from threadpoolctl import threadpool_limits
 
 from mlship.config import Params
 from mlship.data.io import read_table, require_columns
-from mlship.files import write_json
+from mlship.entry import run_stage
+from mlship.files import json_safe, write_json
 from mlship.model.artifact import save_model
 from mlship.model.pipeline import make_pipeline
 from mlship.model.scoring import Labels, rows_hash
-from mlship.stages import run_main, stage_parser
 
 
 def run(params: Params) -> dict[str, Any]:
@@ -48,29 +46,14 @@ def run(params: Params) -> dict[str, Any]:
         "trusted_types": trusted,
         "input_example": features.head(3).to_dict(orient="records"),
     }
-    write_json(out / "model.json", _json_safe(meta))
+    write_json(out / "model.json", json_safe(meta))
     print(f"trained {params.train.model} on {len(train)} rows -> {out / 'model.skops'}")
     return meta
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("train", "Train the model configured in params.yaml.")
-
-    def _run(params: Params, _: argparse.Namespace) -> dict[str, Any]:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage("train", "Train the model configured in params.yaml.", run, argv)
 
 
 if __name__ == "__main__":

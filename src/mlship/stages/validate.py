@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
@@ -10,9 +9,9 @@ from mlship.config import Params
 from mlship.data.contract import ValidationReport, load_schema_file, validate_frame
 from mlship.data.holdout import check_room_for_classes
 from mlship.data.io import class_labels, read_table
+from mlship.entry import run_stage
 from mlship.errors import SchemaViolation
 from mlship.files import write_json, write_text
-from mlship.stages import run_main, stage_parser
 
 
 def run(params: Params) -> ValidationReport:
@@ -26,9 +25,10 @@ def run(params: Params) -> ValidationReport:
     frame = read_table(source)
     report = validate_frame(frame, params.data, params.validate_, schema_file, str(source))
     if report.valid and params.data.is_classification:
-        # Valid data has a target in every row, so these are the rows the split will take.
-        classes = int(class_labels(frame[params.data.target]).nunique())
-        check_room_for_classes(len(frame), classes, params.split, source)
+        # The rows with a target are the rows the split will take.
+        labelled = frame[params.data.target].dropna()
+        classes = int(class_labels(labelled).nunique())
+        check_room_for_classes(len(labelled), classes, params.split, source)
     out = params.paths.validation_dir
     write_json(out / "validation.json", report.to_dict())
     write_text(out / "validation.md", report.to_markdown())
@@ -43,12 +43,9 @@ def run(params: Params) -> ValidationReport:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = stage_parser("validate", "Validate the dataset against params and the schema file.")
-
-    def _run(params: Params, _: argparse.Namespace) -> ValidationReport:
-        return run(params)
-
-    return run_main(parser, _run, argv)
+    return run_stage(
+        "validate", "Validate the dataset against params and the schema file.", run, argv
+    )
 
 
 if __name__ == "__main__":
