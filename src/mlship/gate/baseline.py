@@ -12,14 +12,11 @@ import argparse
 import os
 import shutil
 
-# git, dvc and python run with fixed argument lists, never through a shell.
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from mlship.config import Params, PathsParams
 from mlship.data.io import read_table, write_table
@@ -27,19 +24,10 @@ from mlship.data.pinned import keep_pins, pin_files
 from mlship.entry import run_main, stage_parser
 from mlship.errors import BaselineError, DataError, MlshipError
 from mlship.files import write_json, write_text
-from mlship.io.process import run_command
+from mlship.gate.worktree import git, prepare_tree, run_in, tree_env, worktree_for
 from mlship.report.datadiff import profile
 
 DEFAULT_REFS = ("origin/main", "main")
-
-
-def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run a command in `cwd`; on failure a BaselineError with the last lines of its output."""
-    return run_command(command, env, cwd, BaselineError)
-
-
-def _git(*args: str, cwd: Path) -> str:
-    return _run(["git", *args], cwd)
 
 
 def resolve_ref(explicit: str | None, cwd: Path) -> tuple[str, str | None]:
@@ -55,57 +43,10 @@ def resolve_ref(explicit: str | None, cwd: Path) -> tuple[str, str | None]:
         candidates = DEFAULT_REFS
     for ref in candidates:
         try:
-            return ref, _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=cwd)
+            return ref, git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=cwd)
         except BaselineError:
             continue
     return candidates[0], None
-
-
-def worktree_for(sha: str, cwd: Path) -> Path:
-    """A detached worktree of `sha` inside git's own directory (never tracked, never scanned)."""
-    common = Path(_git("rev-parse", "--git-common-dir", cwd=cwd))
-    if not common.is_absolute():
-        common = (cwd / common).resolve()
-    tree = common / "mlship" / "baseline" / sha
-    if (tree / ".git").exists():
-        return tree
-    # Keep one baseline worktree: older main commits live on in the DVC cache, not on disk.
-    if tree.parent.is_dir():
-        for stale in tree.parent.iterdir():
-            shutil.rmtree(stale, ignore_errors=True)
-    _git("worktree", "prune", cwd=cwd)
-    tree.parent.mkdir(parents=True, exist_ok=True)
-    _git("worktree", "add", "--detach", "--force", str(tree), sha, cwd=cwd)
-    return tree
-
-
-def _env(tree: Path) -> dict[str, str]:
-    """Run main's code (its src/ first on the path) with this interpreter and its tools."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = str(tree / "src")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
-def _prepare(tree: Path, sha: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Share the DVC cache and remote, turn tracking off in main's params, put main's data in.
-
-    Main's data is what main's `data.dvc` pins, put in place by main's own `mlship data`
-    (cache, remote, or the verified example), or the baseline fails saying what is missing.
-    """
-    local_config = cwd / ".dvc" / "config.local"
-    if local_config.is_file():  # a machine's remote (and credentials) kept out of git
-        shutil.copyfile(local_config, tree / ".dvc" / "config.local")
-    cache = _run(["dvc", "cache", "dir"], cwd, env).splitlines()[-1].strip()
-    _run(["dvc", "config", "--local", "cache.dir", cache], tree, env)
-    original = _git("show", f"{sha}:params.yaml", cwd=cwd)
-    raw = yaml.safe_load(original) or {}
-    # A baseline build is a comparison, not an experiment: it must not log runs anywhere.
-    raw.setdefault("tracking", {})["enabled"] = False
-    (tree / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    _run([sys.executable, "-m", "mlship.stages.data"], tree, env)
-    return {"original": original, "raw": raw}
 
 
 def collect_outputs(root: Path, raw: dict[str, Any], original: str, out: Path) -> None:
@@ -163,11 +104,11 @@ def run(params: Params, ref: str | None = None, cwd: Path | None = None) -> dict
     started = time.monotonic()
     try:
         tree = worktree_for(sha, cwd)
-        env = _env(tree)
-        prepared = _prepare(tree, sha, cwd, env)
+        env = tree_env(tree)
+        prepared = prepare_tree(tree, sha, cwd, env)
         pins = pin_files(tree)
         try:
-            _run(["dvc", "repro"], tree, env)
+            run_in(["dvc", "repro"], tree, env)
         finally:
             keep_pins(pins)
         collect_outputs(tree, prepared["raw"], prepared["original"], out)

@@ -31,7 +31,8 @@ from mlship.init.infer import (
     task_defaults,
 )
 from mlship.init.yamltext import set_key, set_section
-from mlship.io.process import CommandFailed, dvc, git
+from mlship.errors import CommandFailed
+from mlship.io.process import dvc, git
 
 MARKER = "# written by mlship init"
 PIPELINE = Path("dvc.yaml")

@@ -25,7 +25,7 @@ from mlship.data.io import read_table
 from mlship.errors import ParamsError, PreprodFailed
 from mlship.model.scoring import scores_from_frame
 from mlship.preprod.checks import Check, fuzz, load, parity, readiness
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
 
 URL_ENV = "MLSHIP_STAGING_URL"
 CHECKS = ("readiness", "parity", "load", "fuzz")

@@ -20,11 +20,9 @@ from importlib import metadata
 from pathlib import Path
 
 from mlship.config import Params, PathsParams
-from mlship.errors import NotReproduced, RegistryError
-
-# The gate's baseline rebuilds a commit the same way: its worktree and preparation are reused.
-from mlship.gate.baseline import BaselineError, _env, _git, _prepare, _run, worktree_for
 from mlship.data.pinned import keep_pins, pin_files
+from mlship.errors import BaselineError, NotReproduced, RegistryError
+from mlship.gate.worktree import git, prepare_tree, run_in, tree_env, worktree_for
 from mlship.registry.core import Registry
 from mlship.reproduce.lineage import (
     Lineage,
@@ -34,7 +32,7 @@ from mlship.reproduce.lineage import (
     lineage_of,
     locked_versions,
 )
-from mlship.stages import run_main, stage_parser
+from mlship.entry import run_main, stage_parser
 from mlship.tracking import file_md5, mlflow_errors, tracking_uri
 
 
@@ -69,26 +67,26 @@ def _install_lock(tree: Path, env: dict[str, str]) -> dict[str, str]:
     """A virtualenv in the worktree from the commit's hashed lock; the env that runs it."""
     venv = tree / ".venv"
     python = venv / "bin" / "python"
-    _run([sys.executable, "-m", "venv", str(venv)], tree, env)
+    run_in([sys.executable, "-m", "venv", str(venv)], tree, env)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--no-deps"]
-    _run([*pip, "--require-hashes", "-r", "requirements.txt"], tree, env)
-    _run([*pip, "--no-build-isolation", "-e", "."], tree, env)
+    run_in([*pip, "--require-hashes", "-r", "requirements.txt"], tree, env)
+    run_in([*pip, "--no-build-isolation", "-e", "."], tree, env)
     return {**env, "PATH": os.pathsep.join([str(venv / "bin"), env["PATH"]])}
 
 
 def rebuild(lineage: Lineage, cwd: Path, install: bool) -> tuple[Rebuilt, list[str]]:
     """Rebuild the commit's pipeline in a worktree; what it made and how its environment differs."""
     try:
-        _git("cat-file", "-e", f"{lineage.commit}^{{commit}}", cwd=cwd)
+        git("cat-file", "-e", f"{lineage.commit}^{{commit}}", cwd=cwd)
     except BaselineError:  # the commit is not in this clone: say so, not in git's words
         raise RegistryError(
             f"version {lineage.version} was built from commit {lineage.commit[:12]}, which this "
             "repository does not have (git fetch it, or reproduce in a full clone)"
         ) from None
     tree = worktree_for(lineage.commit, cwd)
-    env = _env(tree)
-    prepared = _prepare(tree, lineage.commit, cwd, env)
-    lock = _git("show", f"{lineage.commit}:requirements.txt", cwd=cwd)
+    env = tree_env(tree)
+    prepared = prepare_tree(tree, lineage.commit, cwd, env)
+    lock = git("show", f"{lineage.commit}:requirements.txt", cwd=cwd)
     if install:
         env = _install_lock(tree, env)
         env_diff: list[str] = []
@@ -96,7 +94,7 @@ def rebuild(lineage: Lineage, cwd: Path, install: bool) -> tuple[Rebuilt, list[s
         env_diff = environment_differences(locked_versions(lock), _installed)
     pins = pin_files(tree)
     try:
-        _run(["dvc", "repro", "--force", "--no-run-cache", "--no-commit"], tree, env)
+        run_in(["dvc", "repro", "--force", "--no-run-cache", "--no-commit"], tree, env)
     finally:
         keep_pins(pins)
     paths = PathsParams.model_validate(prepared["raw"].get("paths", {}))
