@@ -129,6 +129,8 @@ def test_a_minute_of_mixed_valid_and_invalid_traffic_gets_no_5xx(
     assert "mlship_predict_errors_total{" not in metrics
 
 
+# Issue 11: the property-based run belongs to the system tier (it is the longest serving test).
+@pytest.mark.system
 def test_schemathesis_with_every_check_finds_nothing(
     service: tuple[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
