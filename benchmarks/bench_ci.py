@@ -110,7 +110,11 @@ def clean_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env = {k: v for k, v in env.items() if not k.startswith("MAKE") and k != "MFLAGS"}
     paths = env.get("PATH", "").split(os.pathsep)
-    env["PATH"] = os.pathsep.join(p for p in paths if not (Path(p).parent / "pyvenv.cfg").exists())
+    # os.path.isfile, not Path.exists: an ordinary user's PATH may name a directory it cannot
+    # read (root's pyenv shims), where Path.exists raises PermissionError.
+    env["PATH"] = os.pathsep.join(
+        p for p in paths if not os.path.isfile(Path(p).parent / "pyvenv.cfg")
+    )
     env.pop("MLFLOW_TRACKING_URI", None)
     env["CI"] = "true"
     return env
