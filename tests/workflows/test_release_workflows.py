@@ -311,11 +311,12 @@ def test_a_release_whose_service_predicts_otherwise_than_its_pipeline_never_reac
 ) -> None:
     scenario, world = production.scenario, production.world
     before = (world.aliases(), world.history())
-    app = scenario.repo / "src" / "mlship" / "serving" / "app.py"
-    text = app.read_text(encoding="utf-8")
+    # The skew goes where /predict builds each answer.
+    route = scenario.repo / "src" / "mlship" / "serving" / "routes" / "predict.py"
+    text = route.read_text(encoding="utf-8")
     assert SKEW[0] in text
     git(scenario.repo, "checkout", "--quiet", "-b", "skew")
-    app.write_text(text.replace(*SKEW), encoding="utf-8")
+    route.write_text(text.replace(*SKEW), encoding="utf-8")
     git(scenario.repo, "commit", "--quiet", "--all", "--message", "serving: a skew")
     git(scenario.repo, "tag", "v1.2.1")
     kubectl_log = scenario.work / "kubectl-skew.jsonl"
