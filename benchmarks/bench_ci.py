@@ -1,20 +1,34 @@
 """Simulate a pull-request run of .github/workflows/ci.yml on this machine and time it.
 
 Every job of the workflow is read from the YAML itself (its `needs:`, `if:`, `env:` and `run:`
-steps), so the simulation follows the workflow as it is. Each job gets what a GitHub job gets: a
-fresh clone of the project (committed as `main` in a temporary repository, so the gate compares
-against an unchanged main, as on most pull requests) and a fresh virtualenv that its own
-`make install` step fills, from this machine's warm package cache. Jobs start as soon as their
-`needs:` have finished, all of them sharing this machine's cores (at most 2, like a hosted
-runner). Artifacts go from job to job as upload-artifact and download-artifact would move them;
-checkout and setup-python are the clone and this machine's Python; caches start cold except
-uv's (the warm package cache).
+steps), so the simulation follows the workflow as it is. On GitHub each job runs on a runner VM
+of its own (2 cores on a public repository's `ubuntu-latest`), so the jobs here run one at a
+time, each alone on 2 of this machine's cores, and the wall time is computed from the `needs:`
+graph: a job starts when the last of its needs ends (GitHub's queueing and VM start-up, a few
+seconds per job, are not counted). Running them all at once on one machine's 2 cores would time
+a machine GitHub never gives a run, so there is no such mode.
 
-Printed: each job's start, install and run time and result, the critical path with the time of
-each step of its jobs, and the wall time until `check` is known against the 3-minute goal, and
-the test job against the 2-minute one.
-The test job runs what ci.yml says (`make test-fast`, the fast tier); --pytest-args adds pytest
-options to any `make test*` step.
+Each job gets what a GitHub job gets: a fresh clone of the project (committed as `main` in a
+temporary repository: the pull request is main itself, as for a pull request that changes
+neither the pipeline nor its data) and a fresh virtualenv that its own `make install` step
+fills from this machine's warm uv cache (the runner restores uv's cache, pruned to the wheels
+built from source, and downloads the rest). Artifacts go from job to job as upload-artifact and
+download-artifact move them; checkout and setup-python are the clone and this machine's Python.
+Other caches (`actions/cache`, `/restore`, `/save` of a path other than uv's) are kept in a
+store as the cache service keeps them, newest save wins (what `restore-keys` prefixes find).
+Before the timed run the jobs that save such a cache run once, untimed, as main's last push run
+did: on GitHub a pull request restores the DVC cache that run saved, so main's baseline and the
+unchanged stages come from DVC's run-cache instead of being retrained.
+
+What the simulation lacks: the runner's queue and VM start, downloading wheels uv has not
+cached (a warm cache here has every wheel) and the cache service's transfer times. What it
+adds: this machine's other load (the load average is printed before and after).
+
+Printed: each job's install and run time and result, its start and end on the graph, the
+critical path with the time of each step of its jobs, the wall time until `check` is known
+against the 3-minute goal, and the test job's tests against the 2-minute one. The test job runs
+what ci.yml says (`make test-fast`, the fast tier); --pytest-args adds pytest options to any
+`make test*` step.
 """
 
 from __future__ import annotations
@@ -27,7 +41,6 @@ import shutil
 import subprocess  # nosec B404 - runs git and make with fixed arguments
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +57,9 @@ CORES = 2
 # advisory service from this machine (AUDIT_REQUIRED=0 is the documented setting for that);
 # secrets are absent, as on a fork's pull request.
 SIMULATED_ENV = {"AUDIT_REQUIRED": "0", "PR_NUMBER": "1"}
-SKIPPED_ACTIONS = ("actions/checkout", "actions/setup-python", "actions/cache")
+SKIPPED_ACTIONS = ("actions/checkout", "actions/setup-python")
+# The runner's uv cache is this machine's warm one, used as it is.
+UV_CACHE = "~/.cache/uv"
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
 
@@ -55,8 +70,10 @@ class Job:
     name: str
     spec: dict[str, Any]
     needs: list[str]
+    # On the graph: start = the latest end of its needs, end = start + its own wall time.
     start: float = 0.0
     end: float = 0.0
+    seconds: float = 0.0
     install: float = 0.0
     run: float = 0.0
     result: str = "pending"
@@ -116,6 +133,8 @@ def clean_environment() -> dict[str, str]:
         p for p in paths if not os.path.isfile(Path(p).parent / "pyvenv.cfg")
     )
     env.pop("MLFLOW_TRACKING_URI", None)
+    # A hosted runner writes bytecode: without it every process recompiles every module it imports.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["CI"] = "true"
     return env
 
@@ -150,34 +169,65 @@ def download(workspace: Path, store: Path, step: dict[str, Any]) -> str | None:
     return None
 
 
+def cache_step(uses: str) -> str | None:
+    """What a cache action does: "restore", "save", or "both" (actions/cache); None if none."""
+    if not uses.startswith("actions/cache"):
+        return None
+    kind = uses.split("@")[0].removeprefix("actions/cache").strip("/")
+    return kind or "both"
+
+
+def saves_cache(job: Job) -> bool:
+    """Whether the job saves a cache other than uv's (one a later run restores)."""
+    return any(
+        cache_step(str(step.get("uses", ""))) in ("save", "both")
+        and str(step.get("with", {}).get("path")) != UV_CACHE
+        for step in job.spec.get("steps", [])
+    )
+
+
+def in_needs_order(jobs: dict[str, Job]) -> list[Job]:
+    """The jobs in file order, each after all of its needs."""
+    ordered: list[Job] = []
+    while len(ordered) < len(jobs):
+        ready = [
+            job
+            for job in jobs.values()
+            if job not in ordered and all(jobs[n] in ordered for n in job.needs)
+        ]
+        if not ready:
+            raise SystemExit(
+                f"bench-ci: the needs of {sorted(set(jobs) - set(ordered))} form a cycle"
+            )
+        ordered.append(ready[0])
+    return ordered
+
+
 class Simulation:
-    """One run of the workflow: a shared origin repository, artifacts and one clock."""
+    """One run of the workflow: a shared origin repository, artifacts and caches."""
 
     def __init__(self, jobs: dict[str, Job], work: Path, pytest_args: str) -> None:
         self.jobs, self.work, self.pytest_args = jobs, work, pytest_args
         self.origin, self.artifacts = work / "origin", work / "artifacts"
+        self.caches = work / "caches"
         self.base_env = clean_environment()
-        self.started = time.monotonic()
-        self.done = threading.Condition()
 
-    def run_job(self, job: Job, workflow_env: dict[str, str]) -> None:
-        """Wait for the job's needs, then run its steps in a fresh clone and virtualenv."""
-        with self.done:
-            self.done.wait_for(lambda: all(self.jobs[n].end for n in job.needs))
-        job.start = time.monotonic() - self.started
+    def run_job(self, job: Job, workflow_env: dict[str, str], label: str = "") -> None:
+        """Run the job alone (unless a need failed and its `if:` does not allow it); time it."""
         failed_needs = [n for n in job.needs if self.jobs[n].result != "success"]
+        started = time.monotonic()
         if failed_needs and not runs_despite_failures(job.spec.get("if")):
             job.result = "skipped"
         else:
-            self.steps(job, workflow_env)
-        with self.done:
-            job.end = max(time.monotonic() - self.started, job.start + 1e-6)
-            print(f"  {job.end:6.1f} s  {job.name}: {job.result}", flush=True)
-            self.done.notify_all()
+            self.steps(job, workflow_env, label)
+        job.seconds = time.monotonic() - started
+        job.start = max((self.jobs[n].end for n in job.needs), default=0.0)
+        job.end = job.start + job.seconds
+        print(f"  {label}{job.name}: {job.result} in {job.seconds:.1f} s", flush=True)
 
-    def steps(self, job: Job, workflow_env: dict[str, str]) -> None:
+    def steps(self, job: Job, workflow_env: dict[str, str], label: str) -> None:
         """Run the job's steps as the runner would, timing install and run steps apart."""
-        workspace = self.work / "jobs" / job.name
+        workspace = self.work / "jobs" / f"{label}{job.name}"
         subprocess.run(
             ["git", "clone", "--quiet", str(self.origin), str(workspace)], check=True
         )  # nosec B603 B607
@@ -187,7 +237,8 @@ class Simulation:
             **{k: str(v) for k, v in job.spec.get("env", {}).items()},
         }
         failed = False
-        log = (self.work / f"{job.name}.log").open("w", encoding="utf-8")
+        saved_on_success: list[dict[str, Any]] = []
+        log = (self.work / f"{label}{job.name}.log").open("w", encoding="utf-8")
         for step in job.spec.get("steps", []):
             condition = step.get("if")
             if (failed and not runs_despite_failures(condition)) or (
@@ -196,6 +247,8 @@ class Simulation:
                 if "id" in step:
                     job.outcomes[str(step["id"])] = "skipped"
                 continue
+            if cache_step(str(step.get("uses", ""))) == "both":
+                saved_on_success.append(step)  # actions/cache saves in its post step
             error = self.step(job, step, workspace, {**env, **step_env(step, self.jobs, job)}, log)
             if "id" in step:
                 job.outcomes[str(step["id"])] = "failure" if error else "success"
@@ -203,7 +256,22 @@ class Simulation:
                 failed = True
                 job.notes.append(error)
         log.close()
+        if not failed:
+            for step in saved_on_success:
+                self.cache(step, workspace, "save")
         job.result = "failure" if failed else "success"
+
+    def cache(self, step: dict[str, Any], workspace: Path, action: str) -> None:
+        """Restore or save the step's path in the store (the newest save is what is restored)."""
+        path = str(step.get("with", {}).get("path", ""))
+        if path == UV_CACHE:
+            return
+        kept = self.caches / path.replace("/", "%")
+        if action == "save" and (workspace / path).is_dir():
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(workspace / path, kept)
+        elif action != "save" and kept.is_dir():
+            shutil.copytree(kept, workspace / path, dirs_exist_ok=True)
 
     def step(
         self, job: Job, step: dict[str, Any], workspace: Path, env: dict[str, str], log: Any
@@ -214,6 +282,10 @@ class Simulation:
             return upload(workspace, self.artifacts, step)
         if uses.startswith("actions/download-artifact"):
             return download(workspace, self.artifacts, step)
+        cache = cache_step(uses)
+        if cache:
+            self.cache(step, workspace, "save" if cache == "save" else "restore")
+            return None
         if uses.startswith(SKIPPED_ACTIONS) or "run" not in step:
             return None
         command = str(step["run"]).strip()
@@ -271,12 +343,12 @@ def copy_project(dest: Path) -> None:
 
 def print_report(jobs: dict[str, Job], work: Path) -> float:
     """Print the per-job table and the critical path; return the wall time until `check`."""
-    print("\n| job | needs | start s | install s | run s | total s | result |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("\n| job | needs | install s | run s | job s | start s | end s | result |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for job in jobs.values():
         print(
-            f"| {job.name} | {', '.join(job.needs) or '-'} | {job.start:.1f} | {job.install:.1f} "
-            f"| {job.run:.1f} | {job.end - job.start:.1f} | {job.result} |"
+            f"| {job.name} | {', '.join(job.needs) or '-'} | {job.install:.1f} | {job.run:.1f} "
+            f"| {job.seconds:.1f} | {job.start:.1f} | {job.end:.1f} | {job.result} |"
         )
     for job in jobs.values():
         for note in job.notes:
@@ -286,7 +358,7 @@ def print_report(jobs: dict[str, Job], work: Path) -> float:
     print(f"\ncritical path: {' -> '.join(chain)}")
     for name in chain:
         steps = ", ".join(f"{label} {seconds:.1f}" for label, seconds in jobs[name].timings)
-        print(f"  {name} {jobs[name].end - jobs[name].start:.1f} s ({steps or 'no command'})")
+        print(f"  {name} {jobs[name].seconds:.1f} s ({steps or 'no command'})")
     verdict = "within" if wall <= GOAL_SECONDS else "over"
     goal = f"{verdict} the {GOAL_SECONDS:.0f} s goal"
     print(f"wall time until {chain[-1]} is known: {wall:.1f} s, {goal}")
@@ -313,17 +385,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     work = Path(tempfile.mkdtemp(prefix="mlship-bench-ci-"))
     copy_project(work / "origin")
-    print(f"simulating {args.workflow.name} in {work} on CPUs {cpus}")
+    print(f"simulating {args.workflow.name} in {work}: one job at a time on CPUs {cpus}")
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     simulation = Simulation(jobs, work, args.pytest_args)
-    threads = [
-        threading.Thread(target=simulation.run_job, args=(job, workflow_env), name=job.name)
-        for job in jobs.values()
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    warm = [job for job in jobs.values() if saves_cache(job)]
+    if warm:
+        # Main's last push run, whose caches (DVC's) a pull request restores: untimed.
+        print(
+            f"warming the caches main's push run saves (untimed): {', '.join(j.name for j in warm)}"
+        )
+        for job in warm:
+            simulation.run_job(Job(job.name, job.spec, []), workflow_env, "main-")
+    for job in in_needs_order(jobs):
+        simulation.run_job(job, workflow_env)
     print_report(jobs, work)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     passed = all(job.result in ("success", "skipped") for job in jobs.values())
