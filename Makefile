@@ -50,19 +50,21 @@ group_lock = $(if $(filter runtime,$(1)),requirements.txt,requirements/$(1).txt)
 needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTALLED))
 
 # A new venv starts without pip: ensurepip byte-compiles all of pip, seconds of CPU in every CI job.
-# The base interpreter's pip installs uv into it (`pip --python`, pip 22.3+); uv then installs, from
-# the wheel ensurepip bundles, the same pip `python -m venv` would have given (tools call it).
-# Without such a base pip, or that wheel (a distribution may unbundle it), or in a venv whose pip
-# was lost (an install cut short can leave none), ensurepip gives the venv its pip.
-BUNDLED_PIP = $(BIN)/python -c 'import ensurepip, pathlib; print(next(pathlib.Path(ensurepip.__file__).parent.glob("_bundled/pip-*.whl")))'
+# uv goes into it with the base interpreter's pip (`pip --python`, pip 22.3+) or, when that has
+# none, with the pip ensurepip gives the venv. A venv without pip then gets, from uv, the wheel
+# ensurepip bundles (tools call `python -m pip`). Each command's own error says what failed.
 define bootstrap_uv
 test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
-$(PYTHON) -m pip --python $(BIN)/python install --quiet --require-hashes --no-deps -r requirements/uv.txt 2>/dev/null || \
-	{ $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
-	  $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt; }
-$(BIN)/python -m pip --version >/dev/null 2>&1 || $(UV) pip install --python $(BIN)/python --quiet "$$($(BUNDLED_PIP) 2>/dev/null)" 2>/dev/null || \
-	$(BIN)/python -m ensurepip --default-pip >/dev/null
+if $(PYTHON) -m pip --python $(BIN)/python --version >/dev/null 2>&1; then \
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --require-hashes --no-deps -r requirements/uv.txt; \
+else \
+	echo "make: $(PYTHON) has no pip 22.3+ to install uv with: the virtualenv's own pip does (ensurepip)"; \
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt; \
+fi
+$(BIN)/python -m pip --version >/dev/null 2>&1 || $(UV) pip install --python $(BIN)/python --quiet "$$($(BUNDLED_PIP))"
 endef
+BUNDLED_PIP = $(BIN)/python -c 'import ensurepip, pathlib, sys; wheels = sorted(pathlib.Path(ensurepip.__file__).parent.glob("_bundled/pip-*.whl")); sys.exit("make install: this Python bundles no pip wheel with ensurepip") if not wheels else print(wheels[-1])'
 # On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
 # built from source, as downloading the others is faster than restoring them.
 prune_uv_cache = $(if $(GITHUB_ACTIONS),$(UV) cache prune --ci --quiet)
