@@ -52,7 +52,8 @@ needs = $(if $(strip $(GROUPS)),$(patsubst %,$(VENV)/.installed-%,$(1)),$(INSTAL
 # A new venv starts without pip: ensurepip byte-compiles all of pip, seconds of CPU in every CI job.
 # uv goes into it with the base interpreter's pip (`pip --python`, pip 22.3+) or, when that has
 # none, with the pip ensurepip gives the venv. A venv without pip then gets, from uv, the wheel
-# ensurepip bundles (tools call `python -m pip`). Each command's own error says what failed.
+# ensurepip bundles (tools call `python -m pip`), or ensurepip's own pip where the distribution
+# unbundled that wheel (Debian's python3.11). Each command's own error says what failed.
 define bootstrap_uv
 test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 if $(PYTHON) -m pip --python $(BIN)/python --version >/dev/null 2>&1; then \
@@ -62,9 +63,13 @@ else \
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/uv.txt; \
 fi
-$(BIN)/python -m pip --version >/dev/null 2>&1 || $(UV) pip install --python $(BIN)/python --quiet "$$($(BUNDLED_PIP))"
+if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+	wheel="$$($(BUNDLED_PIP))"; \
+	if [[ -n "$$wheel" ]]; then $(UV) pip install --python $(BIN)/python --quiet "$$wheel"; \
+	else $(BIN)/python -m ensurepip --default-pip >/dev/null; fi; \
+fi
 endef
-BUNDLED_PIP = $(BIN)/python -c 'import ensurepip, pathlib, sys; wheels = sorted(pathlib.Path(ensurepip.__file__).parent.glob("_bundled/pip-*.whl")); sys.exit("make install: this Python bundles no pip wheel with ensurepip") if not wheels else print(wheels[-1])'
+BUNDLED_PIP = $(BIN)/python -c 'import ensurepip, pathlib; print(*sorted(pathlib.Path(ensurepip.__file__).parent.glob("_bundled/pip-*.whl"))[-1:])'
 # On GitHub the job's uv cache is saved for the next run: uv's advice is to keep only the wheels it
 # built from source, as downloading the others is faster than restoring them.
 prune_uv_cache = $(if $(GITHUB_ACTIONS),$(UV) cache prune --ci --quiet)
