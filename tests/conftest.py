@@ -28,10 +28,16 @@ def tier_of(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test not marked `system` as `fast`, so `-m fast` and `-m system` split them."""
+    """Mark every test not marked `system` as `fast`, so `-m fast` and `-m system` split them.
+
+    Tests marked `heavy` (whole pipelines run for real) come first: `make test-fast` hands files
+    to its workers in this order, so the longest start at once instead of last, when the other
+    worker would sit idle waiting for them.
+    """
     for item in items:
         if tier_of(item) == tiers.FAST:
             item.add_marker(pytest.mark.fast)
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # stable
 
 
 @pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything

@@ -44,6 +44,7 @@ def test_a_fast_test_cannot_start_a_system_tool(what: str, tmp_path: Path) -> No
 
 # Each tier given only tests of the other. test-fast runs pytest-xdist workers, whose run of no
 # test must fail as one process's does; xdist says "no tests ran" instead of "N deselected".
+@pytest.mark.heavy  # two pytest runs under make, one with xdist workers: handed out first
 @pytest.mark.parametrize(
     ("target", "other_tier", "says"),
     [

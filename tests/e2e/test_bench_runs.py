@@ -11,6 +11,9 @@ from e2e_repo import REPO, run, tool_env
 
 from mlship.config import Params
 
+# A whole pipeline run for real: handed to a worker first (tests/conftest.py).
+pytestmark = pytest.mark.heavy
+
 
 def test_pipeline_benchmark_prints_seconds_and_peak_memory_per_stage(tmp_path: Path) -> None:
     env = tool_env(REPO)

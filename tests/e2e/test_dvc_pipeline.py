@@ -13,6 +13,9 @@ from e2e_repo import copy_repo, edit_params, run
 
 STAGES = ("validate", "split", "train", "evaluate")
 SMALL = {"generate.rows": 3000, "validate.min_rows": 100}
+
+# A whole pipeline run for real: handed to a worker first (tests/conftest.py).
+pytestmark = pytest.mark.heavy
 OUTPUTS = (
     "reports/validation/validation.json",
     "artifacts/split/train.parquet",

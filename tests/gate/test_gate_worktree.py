@@ -21,6 +21,9 @@ from mlship.report import cli as report_cli
 
 # 600 held-out rows: the weak model loses about 0.1 AUC to the good one.
 WEAK = {"learning_rate": 0.02, "max_iter": 10, "max_leaf_nodes": 4}
+
+# A whole pipeline run for real: handed to a worker first (tests/conftest.py).
+pytestmark = pytest.mark.heavy
 GOOD = {"learning_rate": 0.05, "max_iter": 100, "max_leaf_nodes": 8}
 COPIED = [
     "params.yaml",

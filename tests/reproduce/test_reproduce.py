@@ -18,6 +18,9 @@ from mlship.reproduce.lineage import Lineage, Rebuilt, differences, locked_versi
 e2e_repo = import_file("mlship_e2e_repo", Path(__file__).resolve().parents[1] / "e2e/e2e_repo.py")
 SMALL = {"generate.rows": 3000, "validate.min_rows": 100}
 
+# A whole pipeline run for real: handed to a worker first (tests/conftest.py).
+pytestmark = pytest.mark.heavy
+
 
 @dataclass
 class Registered:
