@@ -186,7 +186,7 @@ ci: format-check lint typecheck security workflow-lint k8s-validate test-fast pi
 bench-pipeline: $(call needs,runtime) ## Time and measure memory of the pipeline on 20k, 200k and 2M rows
 	$(BIN)/python benchmarks/bench_pipeline.py
 
-bench-ci: $(call needs,runtime) ## Simulate a ci.yml run here (fresh venv per job, needs in parallel, 2 cores): wall time to check
+bench-ci: $(call needs,runtime) ## Simulate a ci.yml PR run: each job alone on 2 cores (fresh clone, venv), timed; wall time to check from the needs graph
 	$(BIN)/python benchmarks/bench_ci.py
 
 serve: $(call needs,runtime) ## Serve the model over HTTP on 127.0.0.1:8000 (MLSHIP_* settings, docs/serving.md)

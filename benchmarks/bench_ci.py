@@ -223,7 +223,11 @@ class Simulation:
         job.seconds = time.monotonic() - started
         job.start = max((self.jobs[n].end for n in job.needs), default=0.0)
         job.end = job.start + job.seconds
-        print(f"  {label}{job.name}: {job.result} in {job.seconds:.1f} s", flush=True)
+        print(
+            f"  {label}{job.name}: {job.result} in {job.seconds:.1f} s "
+            f"(install {job.install:.1f} s, run {job.run:.1f} s)",
+            flush=True,
+        )
 
     def steps(self, job: Job, workflow_env: dict[str, str], label: str) -> None:
         """Run the job's steps as the runner would, timing install and run steps apart."""
