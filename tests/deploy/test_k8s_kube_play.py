@@ -99,10 +99,10 @@ def staging(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         if "secretKeyRef" in entry.get("valueFrom", {})
     }
     [secret_name] = secret_names
-    # Test values for the Secret docs/deploy.md has a team create: a registry on the pod's
-    # writable /tmp (the baked-in model needs none) and a fresh admin token.
+    # Test values for the Secret docs/deploy.md has a team create: its example registry (never
+    # contacted: the baked-in model needs none) and a fresh admin token.
     values = {
-        "mlflow-tracking-uri": "sqlite:////tmp/mlflow.db",
+        "mlflow-tracking-uri": "http://mlflow.mlops.svc:5000",
         "admin-token": secrets.token_hex(16),
     }
     secret_file = work / "secret.json"
