@@ -10,7 +10,6 @@ closest runtime of a Deployment on one host.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+import kube_play
 from k8s_support import REPO, Manifest, cpu_cores, env_of, one, render, serving_container
 from live_process import free_port
 from path_import import import_file
@@ -50,27 +49,6 @@ class Staging:
         return str(container_engine.run("exec", self.container, *command).stdout)
 
 
-def _podman_secret(values: dict[str, str]) -> str:
-    """A Secret's `data` as the content of the podman secret a `secretKeyRef` reads."""
-    # podman 4.3 resolves `secretKeyRef` from a podman secret whose content is the Secret's
-    # `data` map as JSON (base64 values); a `kind: Secret` document in the played file is stored
-    # as YAML and then fails to parse as JSON there, so the test creates the secret itself.
-    return json.dumps(
-        {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
-    )
-
-
-def _for_podman(objects: list[Manifest], host_port: int) -> list[Manifest]:
-    """The rendered objects with the one change podman needs: where the pod's port is reached."""
-    # A cluster gives each pod its own IP; podman 4.3 instead publishes every containerPort on
-    # the host at the same number on all interfaces. A free loopback hostPort keeps the pod
-    # private to this machine and clear of fixed ports other tests hold. Nothing else changes.
-    played = json.loads(json.dumps(objects))
-    port = serving_container(played)["ports"][0]
-    port.update(hostPort=host_port, hostIP="127.0.0.1")
-    return played
-
-
 @pytest.fixture(scope="module")
 def image(trained_project: tuple[Path, Params], tmp_path_factory: pytest.TempPathFactory) -> str:
     """The serving image, built in this session as the release builds it."""
@@ -90,34 +68,20 @@ def image(trained_project: tuple[Path, Params], tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module")
 def staging(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
     """The staging overlay rendered with the built image and played with podman; torn down after."""
-    work = tmp_path_factory.mktemp("kube-play")
-    objects = render(work / "staging.yaml", "staging", image_ref=image)
-    manifest = one(objects, "Deployment")
-    secret_names = {
-        entry["valueFrom"]["secretKeyRef"]["name"]
-        for entry in env_of(serving_container(objects)).values()
-        if "secretKeyRef" in entry.get("valueFrom", {})
-    }
-    [secret_name] = secret_names
+    rendered = tmp_path_factory.mktemp("kube-play") / "staging.yaml"
+    manifest = one(render(rendered, "staging", image_ref=image), "Deployment")
     # Test values for the Secret docs/deploy.md has a team create: its example registry (never
     # contacted: the baked-in model needs none) and a fresh admin token.
     values = {
         "mlflow-tracking-uri": "http://mlflow.mlops.svc:5000",
         "admin-token": secrets.token_hex(16),
     }
-    secret_file = work / "secret.json"
-    secret_file.write_text(_podman_secret(values), encoding="utf-8")
-    played = work / "played.yaml"
     host_port = free_port()
-    played.write_text(yaml.safe_dump_all(_for_podman(objects, host_port)), encoding="utf-8")
-    container_engine.run("secret", "create", secret_name, str(secret_file))
     try:
-        container_engine.run("kube", "play", str(played), timeout=300)
-        pod = f"{manifest['metadata']['name']}-pod-0"
-        yield Staging(f"{pod}-serve", f"http://127.0.0.1:{host_port}", manifest, values)
+        container = kube_play.up(rendered, host_port, values)
+        yield Staging(container, f"http://127.0.0.1:{host_port}", manifest, values)
     finally:
-        container_engine.run("kube", "down", str(played), check=False, timeout=120)
-        container_engine.run("secret", "rm", secret_name, check=False)
+        kube_play.down(rendered)
 
 
 @pytest.fixture(scope="module")
