@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 
 # subprocess is used with fixed argument lists only, never through a shell.
 import subprocess  # nosec B404
@@ -29,6 +30,14 @@ from path_import import import_file
 REPO = Path(__file__).resolve().parents[2]
 system_deps = import_file("mlship_system_deps", REPO / "tools" / "system_deps.py")
 BASE_IMAGE = "python:3.11-slim-bookworm"
+# What `make image` sends from the repository (plus src/ and the model).
+CONTEXT_FILES = (
+    "Dockerfile",
+    ".dockerignore",
+    "requirements/serve.txt",
+    "pyproject.toml",
+    "README.md",
+)
 
 
 class ContainerError(AssertionError):
@@ -87,6 +96,25 @@ def build(tag: str, context: Path, extra: Sequence[str] = (), timeout: float = 9
     # podman's default OCI format drops HEALTHCHECK; docker's format keeps it.
     local = ["--pull=never", "--format=docker"] if engine() == "podman" else []
     run("build", *local, *extra, "-t", tag, str(context), timeout=timeout)
+
+
+def build_context(target: Path, model_dir: Path) -> Path:
+    """What `make image` sends from the repository, with `model_dir` as artifacts/model."""
+    for name in CONTEXT_FILES:
+        if (REPO / name).exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    shutil.copytree(
+        REPO / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    shutil.copytree(model_dir, target / "artifacts" / "model")
+    return target
+
+
+def build_serving_image(tag: str, model_dir: Path, workdir: Path) -> str:
+    """The repository's Dockerfile built as `tag` with `model_dir` baked in; returns `tag`."""
+    build(tag, build_context(workdir, model_dir), timeout=900)
+    return tag
 
 
 def image_id(tag: str) -> str:

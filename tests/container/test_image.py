@@ -8,7 +8,6 @@ minutes, later builds reuse that layer) and runs the image on loopback.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,39 +21,20 @@ from path_import import import_file
 from mlship.config import Params
 
 REPO = Path(__file__).resolve().parents[2]
-CONTEXT_FILES = (
-    "Dockerfile",
-    ".dockerignore",
-    "requirements/serve.txt",
-    "pyproject.toml",
-    "README.md",
-)
 TAG = "localhost/mlship-serve:test"
 image_smoke = import_file("mlship_image_smoke", REPO / "tools" / "image_smoke.py")
 
 pytestmark = pytest.mark.system
 
 
-def build_context(target: Path, model_dir: Path) -> Path:
-    """What `make image` sends from the repository, with `model_dir` as artifacts/model."""
-    for name in CONTEXT_FILES:
-        if (REPO / name).exists():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-    shutil.copytree(
-        REPO / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    shutil.copytree(model_dir, target / "artifacts" / "model")
-    return target
-
-
 @pytest.fixture(scope="module")
 def image(trained_project: tuple[Path, Params], tmp_path_factory: pytest.TempPathFactory) -> str:
     """The serving image built from the repository's Dockerfile with the fixture's model."""
     root, params = trained_project
-    context = build_context(tmp_path_factory.mktemp("image"), root / params.paths.model_dir)
     try:
-        container_engine.build(TAG, context, timeout=900)
+        container_engine.build_serving_image(
+            TAG, root / params.paths.model_dir, tmp_path_factory.mktemp("image")
+        )
     except container_engine.ContainerError as exc:
         pytest.fail(f"could not build {TAG}: {exc}", pytrace=False)
     # The image stays: its layers are the build cache of the next run and of `make image`.

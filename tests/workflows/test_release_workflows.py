@@ -7,8 +7,8 @@ built and smoke-tested for real with the system tier's container engine (docker,
 with the stand-in base image: tests/container). Stand-ins only for what cannot exist here: the
 push to GHCR (a `PUSH` command that records each reference and the image ID it names) and
 `kubectl` against a cluster (KUBECTL: it records every call; an apply to the staging namespace
-runs the applied image with the container engine on loopback, which the pre-production tests
-then exercise for real).
+plays the applied objects with `podman kube play` on loopback, tests/deploy/kube_play.py, which
+the pre-production tests then exercise for real).
 
 System tier, in order: a training run on the tagged commit, a release (image, staging,
 pre-production tests, production, canary of that commit's model), a release whose service
@@ -18,6 +18,7 @@ predicts otherwise than its pipeline (stopped at staging), one rollback.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +54,8 @@ printf '{"ref": "%s", "id": "%s"}\\n' "$1" "$id" >> "$PUSH_LOG"
 KUBECTL_STANDIN = """#!/bin/bash
 # Stand-in for kubectl against a cluster (make k8s-deploy calls it as KUBECTL). Records each call
 # as JSON: its arguments, the namespace and image of an applied file, and whether KUBECONFIG
-# holds the environment's kubeconfig secret. `apply` into the staging namespace runs the applied
-# image on loopback (STAGING_PORT); `rollout status` there waits for its /ready.
+# holds the environment's kubeconfig secret. `apply` into the staging namespace plays the applied
+# objects with podman on loopback (STAGING_PORT); `rollout status` there waits for its /ready.
 set -euo pipefail
 namespace="" image="" file=""
 args=("$@")
@@ -77,9 +78,13 @@ python3 -c 'import json, sys; a = sys.argv; print(json.dumps({"args": a[4:], "na
   "$namespace" "$image" "$credentials" "$@" >> "$KUBECTL_LOG"
 [[ "$namespace" == mlship-staging ]] || exit 0
 if [[ "$1" == apply ]]; then
-  "$CONTAINER" rm --force "$STAGING_NAME" >/dev/null 2>&1 || true
-  "$CONTAINER" run --detach --name "$STAGING_NAME" --read-only --tmpfs /tmp \
-    --publish "127.0.0.1:$STAGING_PORT:8000" "$image" >/dev/null
+  # The applied objects run as written under podman kube play (tests/deploy/kube_play.py), from
+  # the pushed image, which the cluster would pull: podman's store has it unless docker built it.
+  [[ "$CONTAINER" == podman ]] || "$CONTAINER" save "$image" | podman load >/dev/null
+  cp "$file" "$STAGING_DIR/staging.yaml"
+  $KUBE_PLAY up "$STAGING_DIR/staging.yaml" "$STAGING_PORT" \
+    --secret "mlflow-tracking-uri=$STAGING_TRACKING_URI" --secret "admin-token=$STAGING_TOKEN" \
+    >/dev/null
   echo "deployment.apps/mlship configured"
 elif [[ "$1" == --namespace && "$3" == rollout ]]; then
   for _ in $(seq 120); do
@@ -93,13 +98,15 @@ elif [[ "$1" == --namespace && "$3" == rollout ]]; then
 fi
 """
 KUBECONFIG = '{"apiVersion": "v1", "kind": "Config", "clusters": []}'  # JSON is YAML
-STAGING_NAME = "mlship-release-staging"
 # A serving change that makes the service answer otherwise than the pipeline scores (a
 # dev/prod skew): the parity check must stop the release at staging.
 SKEW = ('"probability": result.probabilities[index],', '"probability": 0.5,')
 
 
 support = import_file("mlship_rollout_support", REPO / "tests" / "rollout" / "rollout_support.py")
+# kube_play imports its sibling k8s_support by name, as its own directory's tests do.
+import_file("k8s_support", REPO / "tests" / "deploy" / "k8s_support.py")
+kube_play = import_file("mlship_kube_play", REPO / "tests" / "deploy" / "kube_play.py")
 container_engine = import_file(
     "mlship_container_engine", REPO / "tests" / "container" / "container_engine.py"
 )
@@ -203,7 +210,9 @@ def test_train_workflow_registers_a_new_version_as_challenger(production: Produc
     assert "as challenger" in run.log("train")
 
 
-def _release_env(production: Production, kubectl_log: Path, port: int) -> dict[str, str]:
+def _release_env(
+    production: Production, kubectl_log: Path, port: int, staging_dir: Path
+) -> dict[str, str]:
     scenario = production.scenario
     recorder = scenario.work / "push-recorder.sh"
     recorder.write_text(PUSH_RECORDER, encoding="utf-8")
@@ -220,8 +229,12 @@ def _release_env(production: Production, kubectl_log: Path, port: int) -> dict[s
         "KUBECTL": str(kubectl),
         "KUBECTL_LOG": str(kubectl_log),
         "EXPECTED_KUBECONFIG": KUBECONFIG,
-        "STAGING_NAME": STAGING_NAME,
+        "KUBE_PLAY": f"{sys.executable} {REPO / 'tests' / 'deploy' / 'kube_play.py'}",
+        "STAGING_DIR": str(staging_dir),
         "STAGING_PORT": str(port),
+        # The staging Secret's values, never contacted: staging serves the model the image bakes in.
+        "STAGING_TRACKING_URI": "http://mlflow.mlops.svc:5000",
+        "STAGING_TOKEN": "staging-admin-token",
         # The load test's budget on a machine shared with act and podman: errors none, p99 loose.
         "PREPROD_LOAD": "--requests 100 --concurrency 2 --p99-ms 20000",
     }
@@ -229,6 +242,8 @@ def _release_env(production: Production, kubectl_log: Path, port: int) -> dict[s
 
 def _release(production: Production, tag: str, kubectl_log: Path) -> Any:
     port = support.serving_helpers.free_port()
+    staging_dir = production.scenario.work / f"staging-{tag}"
+    staging_dir.mkdir()
     secrets = {
         **production.secrets,
         "KUBECONFIG_DATA": KUBECONFIG,
@@ -240,12 +255,13 @@ def _release(production: Production, tag: str, kubectl_log: Path) -> Any:
                 "push",
                 "release.yml",
                 _push_event(production.scenario.repo, f"refs/tags/{tag}"),
-                extra_env=_release_env(production, kubectl_log, port),
+                extra_env=_release_env(production, kubectl_log, port, staging_dir),
                 secrets=secrets,
                 timeout=2400,
             )
     finally:
-        container_engine.run("rm", "--force", STAGING_NAME, check=False)
+        if (staging_dir / "staging.yaml").exists():
+            kube_play.down(staging_dir / "staging.yaml")
 
 
 def _kubectl_calls(log: Path) -> list[dict[str, Any]]:
