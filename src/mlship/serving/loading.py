@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlship.errors import MlshipError, ModelError, RegistryError
+from mlship.errors import LoadFailed, MlshipError, ModelError, RegistryError
 from mlship.model.artifact import load_model
 from mlship.tracking import file_md5, mlflow_errors, tracking_uri
 
@@ -184,15 +184,6 @@ def _load_registered(
             f"registry: cannot download {name} version {version}: {error}"
         ) from None
     return ServedModel(pipeline, meta, f"models:/{name}@{alias}", str(version), alias)
-
-
-class LoadFailed(MlshipError):
-    """A model source could not be loaded; `role` says which, message and exit code the cause's."""
-
-    def __init__(self, role: str, cause: MlshipError) -> None:
-        super().__init__(str(cause))
-        self.role = role
-        self.exit_code = cause.exit_code
 
 
 def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedModel | None:

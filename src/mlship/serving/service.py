@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from mlship.errors import ModelError
+from mlship.errors import LoadFailed, ModelError
 from mlship.monitoring.recorder import Recorder
 from mlship.serving.admin_bodies import TrafficUpdate
 from mlship.serving.batching import Batcher
-from mlship.serving.loading import Loaded, LoadFailed, Result, ServedModel, load_models
+from mlship.serving.loading import Loaded, Result, ServedModel, load_models
 from mlship.serving.metrics import ServiceMetrics
 from mlship.serving.schema import RequestModels
 from mlship.serving.settings import ServeSettings
