@@ -15,7 +15,7 @@ from mlship.errors import MlshipError
 from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.loading import Loaded
 from mlship.serving.middleware import BodyLimit, HttpMetrics, RequestBound
-from mlship.serving.problems import http_error, internal_error, invalid_request
+from mlship.serving.problems import http_error, internal_error, invalid_request, mlship_error
 from mlship.serving.routes import admin, ops
 from mlship.serving.routes.predict import predict_router
 from mlship.serving.schema import request_models
@@ -62,6 +62,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
     app.include_router(admin.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(MlshipError, mlship_error)
     app.add_exception_handler(Exception, internal_error)
 
     def count(method: str, path: str, status: int) -> None:
