@@ -1,4 +1,4 @@
-"""The error tree: every error class in mlship/errors.py, one meaning per exit code, README in step."""
+"""The error tree: every class in mlship/errors.py, one meaning per exit code, README in step."""
 
 from __future__ import annotations
 
