@@ -85,9 +85,7 @@ class GateSettings(BaseSettings):
 
     model_config = _config("")
 
-    base_ref: str = Field(
-        "", description="the ref main's model is rebuilt from (or --ref; default origin/main)"
-    )
+    base_ref: str = Field("", description="the ref main's model is rebuilt from (or --ref)")
 
 
 class PreprodSettings(BaseSettings):
@@ -103,9 +101,7 @@ class TrackingSettings(BaseSettings):
 
     model_config = _config("MLFLOW_")
 
-    tracking_uri: str = Field(
-        "", description="an MLflow server or database (default: a SQLite file in paths.mlflow_dir)"
-    )
+    tracking_uri: str = Field("", description="an MLflow server or database (default: SQLite)")
 
 
 class GitHubSettings(BaseSettings):
