@@ -8,6 +8,7 @@ there, so images are referenced relative to it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -81,7 +82,7 @@ class Inputs:
         except DataError as error:
             self.errors["data"] = str(error)
 
-    @property
+    @functools.cached_property
     def same_rows(self) -> bool:
         """Whether main and this branch held out the same rows (so any metric compares)."""
         here = read_json_or_none(self.params.paths.eval_dir / "holdout.json")
