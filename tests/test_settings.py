@@ -9,17 +9,30 @@ import pytest
 from mlship.errors import ExitCode, ParamsError
 from mlship.retrain import cli as retrain_cli
 from mlship.settings import (
+    GateSettings,
+    GitHubSettings,
+    PreprodSettings,
     RecordSettings,
     ReportSettings,
     RetrainSettings,
     RolloutSettings,
+    TrackingSettings,
     environment_table,
     read_settings,
 )
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # README's table, in this order (the service's own settings are in docs/serving.md).
-DOCUMENTED = (RolloutSettings, ReportSettings, RetrainSettings, RecordSettings)
+DOCUMENTED = (
+    RolloutSettings,
+    ReportSettings,
+    RetrainSettings,
+    RecordSettings,
+    GateSettings,
+    PreprodSettings,
+    TrackingSettings,
+    GitHubSettings,
+)
 
 
 def test_readme_lists_every_variable_with_its_type_default_and_meaning() -> None:

@@ -28,6 +28,9 @@ class ExitCode(IntEnum):
     RELEASE_MISMATCH = 14  # no registered model is the tagged commit's with the image's model bytes
     NOT_REPRODUCED = 15  # a registered version, rebuilt from its lineage, gives other model bytes
     PREPROD_FAILED = 16  # a pre-production check of the staging service failed
+    INCOMPARABLE = 17  # main's model cannot score this branch's held-out rows
+    BASELINE = 18  # main's (or a registered commit's) outputs could not be rebuilt
+    COMMAND = 19  # git or dvc could not run or exited non-zero
 
 
 class MlshipError(Exception):
@@ -67,13 +70,19 @@ class GateFailed(MlshipError):
 class Incomparable(MlshipError):
     """Main's model cannot be scored on the pull request's held-out rows (the gate fails closed)."""
 
+    exit_code = ExitCode.INCOMPARABLE
+
 
 class BaselineError(MlshipError):
     """main's outputs could not be rebuilt."""
 
+    exit_code = ExitCode.BASELINE
+
 
 class CommandFailed(MlshipError):
     """git or dvc could not run or exited non-zero."""
+
+    exit_code = ExitCode.COMMAND
 
 
 class DriftDetected(MlshipError):
@@ -82,16 +91,18 @@ class DriftDetected(MlshipError):
     exit_code = ExitCode.DRIFT
 
 
-class RegistryError(MlshipError):
+class MlflowError(MlshipError):
+    """MLflow (its tracking store or its model registry) cannot be reached or refused a call."""
+
+    exit_code = ExitCode.MLFLOW
+
+
+class RegistryError(MlflowError):
     """The model registry refused an operation or lacks the version or alias asked for."""
 
-    exit_code = ExitCode.MLFLOW
 
-
-class TrackingError(MlshipError):
+class TrackingError(MlflowError):
     """The MLflow tracking store cannot be reached or refused a call."""
-
-    exit_code = ExitCode.MLFLOW
 
 
 class RolloutError(MlshipError):
@@ -155,3 +166,12 @@ class PreprodFailed(MlshipError):
     """A pre-production check of the staging service failed; the release stops before production."""
 
     exit_code = ExitCode.PREPROD_FAILED
+
+
+class LoadFailed(MlshipError):
+    """A model source could not be loaded; `role` says which, message and exit code the cause's."""
+
+    def __init__(self, role: str, cause: MlshipError) -> None:
+        super().__init__(str(cause))
+        self.role = role
+        self.exit_code = cause.exit_code

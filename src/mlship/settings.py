@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlship.errors import ParamsError
 
 S = TypeVar("S", bound=BaseSettings)
+GITHUB_API = "https://api.github.com"
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -51,12 +52,19 @@ class RolloutSettings(BaseSettings):
 
 
 class ReportSettings(BaseSettings):
-    """`mlship report`: which MLflow run the pull-request report links."""
+    """`mlship report`: the commit it reports on, the CI steps' outcomes, the MLflow run linked."""
 
-    model_config = _config("MLSHIP_")
+    model_config = _config("")
 
-    mlflow_run_id: str = Field(
+    mlship_mlflow_run_id: str = Field(
         "", description="the run the report links (default: the newest run of this commit)"
+    )
+    pr_head_sha: str = Field(
+        "", description="the pull request's head commit (GitHub checks out a merge commit)"
+    )
+    github_sha: str = Field("", description="the commit reported on when PR_HEAD_SHA is unset")
+    steps_json: str = Field(
+        "", description="the pipeline job's `steps` context as JSON: each step's outcome"
     )
 
 
@@ -67,6 +75,46 @@ class RetrainSettings(BaseSettings):
 
     force: bool = Field(False, description="retrain whatever the checks say (or --force)")
     month: str | None = Field(None, description="batch month YYYY-MM (default: the newest)")
+    push_url: str = Field(
+        "", description="where the retrain branch is pushed (default: the GitHub repository)"
+    )
+
+
+class GateSettings(BaseSettings):
+    """`mlship gate` and `mlship baseline`: the branch the pull request is compared with."""
+
+    model_config = _config("")
+
+    base_ref: str = Field("", description="the ref main's model is rebuilt from (or --ref)")
+
+
+class PreprodSettings(BaseSettings):
+    """`mlship preprod`: where the staging service is."""
+
+    model_config = _config("MLSHIP_")
+
+    staging_url: str = Field("", description="base URL of the staging service (or --url)")
+
+
+class TrackingSettings(BaseSettings):
+    """Every command that logs to or reads MLflow: the tracking server, MLFLOW_<NAME>."""
+
+    model_config = _config("MLFLOW_")
+
+    tracking_uri: str = Field("", description="an MLflow server or database (default: SQLite)")
+
+
+class GitHubSettings(BaseSettings):
+    """The commands that call GitHub: what Actions sets in every job, GITHUB_<NAME>."""
+
+    model_config = _config("GITHUB_")
+
+    repository: str = Field("", description="owner/name of the repository")
+    # Only from the environment, never a flag: argv is visible to every local user.
+    token: SecretStr | None = Field(None, description="token of GitHub's REST API and git push")
+    api_url: str = Field(GITHUB_API, description="GitHub's REST API")
+    server_url: str = Field("https://github.com", description="GitHub's web and git server")
+    step_summary: Path | None = Field(None, description="the job summary file mlship appends to")
 
 
 def variable(model: type[BaseSettings], field: str) -> str:

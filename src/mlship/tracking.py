@@ -21,6 +21,7 @@ import pandas as pd
 
 from mlship.config import Params
 from mlship.errors import ParamsError, TrackingError
+from mlship.settings import TrackingSettings, read_settings
 
 _GIT = "git"
 # Store schemes MLflow 3 accepts ("" is a plain local path); a typo otherwise surfaces as an
@@ -45,7 +46,7 @@ _UNREACHABLE = ("Max retries exceeded", "Connection refused", "NewConnectionErro
 
 def tracking_uri(mlflow_dir: Path) -> str:
     """The configured server, else a SQLite file inside `mlflow_dir`."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    configured = read_settings(TrackingSettings).tracking_uri.strip()
     if configured:
         scheme = urlparse(configured).scheme.split("+", 1)[0].lower()
         if scheme not in _SCHEMES:

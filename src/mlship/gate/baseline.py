@@ -9,7 +9,6 @@ seconds. See docs/gate.md for the alternatives (a DVC remote, the registry's cha
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 
 import sys
@@ -26,6 +25,7 @@ from mlship.errors import BaselineError, DataError, MlshipError
 from mlship.files import write_json, write_text
 from mlship.gate.worktree import git, prepare_tree, run_in, tree_env, worktree_for
 from mlship.report.datadiff import profile
+from mlship.settings import GateSettings, read_settings
 
 DEFAULT_REFS = ("origin/main", "main")
 
@@ -37,8 +37,8 @@ def resolve_ref(explicit: str | None, cwd: Path) -> tuple[str, str | None]:
     """
     if explicit:
         candidates: tuple[str, ...] = (explicit,)
-    elif os.environ.get("BASE_REF", "").strip():
-        candidates = (os.environ["BASE_REF"].strip(),)
+    elif base_ref := read_settings(GateSettings).base_ref.strip():
+        candidates = (base_ref,)
     else:
         candidates = DEFAULT_REFS
     for ref in candidates:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
 
 from mlship.errors import GitHubError
+from mlship.settings import GITHUB_API, GitHubSettings, read_settings
 
-DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # GitHub rejects issue and pull-request bodies over 65,536 characters.
@@ -25,7 +24,7 @@ def _trim(body: str) -> str:
 class GitHub:
     """A repository's REST API: base URL from GITHUB_API_URL, token from GITHUB_TOKEN."""
 
-    def __init__(self, repository: str, token: str, api_url: str = DEFAULT_API) -> None:
+    def __init__(self, repository: str, token: str, api_url: str = GITHUB_API) -> None:
         if "/" not in repository:
             raise GitHubError(f"repository must be owner/name, got {repository!r}")
         self.repository = repository
@@ -48,11 +47,10 @@ class GitHub:
         Raises:
             GitHubError: GITHUB_REPOSITORY or GITHUB_TOKEN is not set.
         """
-        repository = os.environ.get("GITHUB_REPOSITORY", "")
-        token = os.environ.get("GITHUB_TOKEN", "")
-        if not repository or not token:
+        github = read_settings(GitHubSettings)
+        if not github.repository or github.token is None:
             raise GitHubError("GITHUB_REPOSITORY and GITHUB_TOKEN must be set to call GitHub")
-        return cls(repository, token, os.environ.get("GITHUB_API_URL") or DEFAULT_API)
+        return cls(github.repository, github.token.get_secret_value(), github.api_url)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -127,7 +125,7 @@ class GitHub:
 
 def append_step_summary(text: str) -> None:
     """Append markdown to the job's summary page when running in GitHub Actions."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    target = read_settings(GitHubSettings).step_summary
     if target:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")

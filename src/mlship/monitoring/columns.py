@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy import stats
 
 from mlship.config import DriftSettings
 from mlship.errors import DataError
-from mlship.monitoring.results import ColumnDrift, ColumnStats
+from mlship.monitoring.results import ColumnDrift, ColumnMeasures, ColumnStats
 from mlship.monitoring.statistics import FloatArray, ks_sorted, psi, quantile_shares
 
 NEW_CATEGORIES_LISTED = 20
@@ -159,21 +160,11 @@ def _verdict(raw: ColumnStats, p_adjusted: float, settings: DriftSettings) -> tu
 def column_drift(raw: ColumnStats, p_adjusted: float, settings: DriftSettings) -> ColumnDrift:
     """Return the column's result and verdict, given its adjusted p-value."""
     drifted, reason = _verdict(raw, p_adjusted, settings)
+    measured = {item.name: getattr(raw, item.name) for item in fields(ColumnMeasures)}
     return ColumnDrift(
-        name=raw.name,
-        kind=raw.kind,
+        **measured,
         test="ks" if raw.kind == "numeric" else "chi2",
-        statistic=raw.statistic,
-        p_value=raw.p_value,
         p_adjusted=p_adjusted,
-        effect=raw.effect,
-        psi=raw.psi,
-        missing_ref=raw.missing_ref,
-        missing_cur=raw.missing_cur,
-        new_categories=raw.new_categories,
-        new_category_share=raw.new_category_share,
         drifted=drifted,
         reason=reason,
-        n_ref=raw.n_ref,
-        n_cur=raw.n_cur,
     )

@@ -11,25 +11,31 @@ from mlship.files import json_safe
 
 
 @dataclass(frozen=True)
-class ColumnDrift:  # pylint: disable=too-many-instance-attributes  # one flat JSON record
-    """Drift statistics and verdict for one column (or for the model's predictions)."""
+class ColumnMeasures:  # pylint: disable=too-many-instance-attributes  # one flat JSON record
+    """What the per-column tests measured on one column (or on the model's predictions)."""
 
     name: str
     kind: Literal["numeric", "categorical"]
-    test: Literal["ks", "chi2"]
     statistic: float
     p_value: float
-    p_adjusted: float
     effect: float
     psi: float
     missing_ref: float
     missing_cur: float
     new_categories: tuple[tuple[str, float], ...]
     new_category_share: float
-    drifted: bool
-    reason: str
     n_ref: int
     n_cur: int
+
+
+@dataclass(frozen=True)
+class ColumnDrift(ColumnMeasures):
+    """Drift statistics and verdict for one column (or for the model's predictions)."""
+
+    test: Literal["ks", "chi2"]
+    p_adjusted: float
+    drifted: bool
+    reason: str
 
     @property
     def severity(self) -> float:
@@ -38,25 +44,13 @@ class ColumnDrift:  # pylint: disable=too-many-instance-attributes  # one flat J
 
 
 @dataclass(frozen=True)
-class ColumnStats:  # pylint: disable=too-many-instance-attributes  # mirrors ColumnDrift
+class ColumnStats(ColumnMeasures):
     """One column's statistics before multiple-testing correction, and what the others need.
 
     ``categories`` are the categories kept (the rest pooled), which the domain classifier
     encodes; ``sampled`` says KS and PSI ran on a sample of ``ks_sample_rows``.
     """
 
-    name: str
-    kind: Literal["numeric", "categorical"]
-    statistic: float
-    p_value: float
-    effect: float
-    psi: float
-    missing_ref: float
-    missing_cur: float
-    new_categories: tuple[tuple[str, float], ...]
-    new_category_share: float
-    n_ref: int
-    n_cur: int
     categories: tuple[Any, ...] = ()
     sampled: bool = False
 

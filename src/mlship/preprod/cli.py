@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -26,8 +25,9 @@ from mlship.errors import ParamsError, PreprodFailed
 from mlship.model.scoring import scores_from_frame
 from mlship.preprod.checks import Check, fuzz, load, parity, readiness
 from mlship.entry import run_main, stage_parser
+from mlship.settings import PreprodSettings, read_settings, variable
 
-URL_ENV = "MLSHIP_STAGING_URL"
+URL_ENV = variable(PreprodSettings, "staging_url")
 CHECKS = ("readiness", "parity", "load", "fuzz")
 
 
@@ -45,7 +45,7 @@ def held_out(params: Params) -> tuple[list[dict[str, Any]], Any]:
 
 def check(params: Params, args: argparse.Namespace) -> Check:
     """Run the check `args.check` against the service."""
-    url = (args.url or os.environ.get(URL_ENV, "")).strip()
+    url = (args.url or read_settings(PreprodSettings).staging_url).strip()
     if not url.startswith(("http://", "https://")):
         raise ParamsError(
             f"preprod: the staging URL must start with http(s)://: pass --url or set {URL_ENV} "

@@ -8,6 +8,7 @@ there, so images are referenced relative to it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from mlship.gate.smoke import SMOKE_ERROR
 from mlship.model.metrics import HIGHER_IS_BETTER
 from mlship.report.datadiff import compare, diff_markdown, profile
 from mlship.report.markdown import MARKER, Section, assemble, cell
-from mlship.settings import ReportSettings, read_settings
+from mlship.settings import ReportSettings, TrackingSettings, read_settings
 from mlship.stages import data
 from mlship.tracking import flatten, git_commit
 
@@ -51,11 +52,8 @@ def _num(value: Any, spec: str = ".4f") -> str:
 
 def _commit() -> str:
     """The PR's head commit: on `pull_request` GitHub checks out a temporary merge commit."""
-    for variable in ("PR_HEAD_SHA", "GITHUB_SHA"):
-        sha = os.environ.get(variable, "").strip()
-        if sha:
-            return sha
-    return git_commit()
+    settings = read_settings(ReportSettings)
+    return settings.pr_head_sha.strip() or settings.github_sha.strip() or git_commit()
 
 
 class Inputs:
@@ -84,7 +82,7 @@ class Inputs:
         except DataError as error:
             self.errors["data"] = str(error)
 
-    @property
+    @functools.cached_property
     def same_rows(self) -> bool:
         """Whether main and this branch held out the same rows (so any metric compares)."""
         here = read_json_or_none(self.params.paths.eval_dir / "holdout.json")
@@ -99,7 +97,7 @@ class Inputs:
 def step_outcomes() -> dict[str, str]:
     """Each CI step's outcome from STEPS_JSON (the pipeline job's `steps` context), if given."""
     try:
-        steps = json.loads(os.environ.get("STEPS_JSON", "") or "{}")
+        steps = json.loads(read_settings(ReportSettings).steps_json or "{}")
     except json.JSONDecodeError:
         return {}
     if not isinstance(steps, dict):
@@ -354,10 +352,10 @@ def mlflow_line(experiment: str = "mlship", commit: str = "") -> str | None:
 
     The run is MLSHIP_MLFLOW_RUN_ID when set, else the newest run tagged with this commit.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    uri = read_settings(TrackingSettings).tracking_uri.strip()
     if not uri.startswith(("http://", "https://")):
         return None
-    run_id = read_settings(ReportSettings).mlflow_run_id.strip()
+    run_id = read_settings(ReportSettings).mlship_mlflow_run_id.strip()
     if not run_id and commit:
         run_id = find_run_id(uri, experiment, commit) or ""
     if run_id:

@@ -19,6 +19,7 @@ from mlship.io.process import git
 from mlship.retrain.decision import Decision
 from mlship.retrain.report import pr_body, rejected_body
 from mlship.retrain.workspace import Paths, dvc_files
+from mlship.settings import GitHubSettings, RetrainSettings, read_settings
 
 ISSUE_LABEL = "mlship-retrain"
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -43,9 +44,9 @@ def _push_env(url: str, token: str) -> dict[str, str]:
 def push_branch(params: Params, decision: Decision) -> str:
     """Commit data.dvc and dvc.lock on retrain/<month> and force-push it; return the branch."""
     branch = f"{params.retrain.branch_prefix}{decision.month}"
-    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    repository = os.environ.get("GITHUB_REPOSITORY", "")
-    url = os.environ.get("RETRAIN_PUSH_URL") or f"{server}/{repository}.git"
+    github = read_settings(GitHubSettings)
+    server = github.server_url.rstrip("/")
+    url = read_settings(RetrainSettings).push_url or f"{server}/{github.repository}.git"
     identity = ["-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}"]
     git("checkout", "--quiet", "-B", branch)
     tracked = [str(p) for p in dvc_files()] + ["dvc.lock"]
@@ -53,7 +54,7 @@ def push_branch(params: Params, decision: Decision) -> str:
     message = f"Retrain on {decision.month} data\n\n{decision.headline()}"
     git(*identity, "commit", "--quiet", "--allow-empty", "-m", message)
     # One branch per month: a second run of the month replaces it, and so updates its PR.
-    token = os.environ.get("GITHUB_TOKEN", "")
+    token = github.token.get_secret_value() if github.token else ""
     git("push", "--quiet", "--force", url, f"HEAD:refs/heads/{branch}", env=_push_env(url, token))
     return branch
 

@@ -11,14 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
-from mlship.errors import MlshipError
+from mlship.errors import MlshipError, ModelError
 from mlship.monitoring.recorder import Recorder, RecordSettings
-from mlship.serving.loading import Loaded
+from mlship.serving.loading import Loaded, read_metadata
 from mlship.serving.middleware import BodyLimit, HttpMetrics, RequestBound
-from mlship.serving.problems import http_error, internal_error, invalid_request
+from mlship.serving.problems import http_error, internal_error, invalid_request, mlship_error
 from mlship.serving.routes import admin, ops
 from mlship.serving.routes.predict import predict_router
-from mlship.serving.schema import request_models
+from mlship.serving.schema import request_models, same_interface
 from mlship.serving.service import Service
 from mlship.serving.settings import ServeSettings
 
@@ -27,25 +27,35 @@ RETRY_AFTER_SECONDS = 1
 
 
 def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None = None) -> FastAPI:
-    """Build the service; models load when the app starts (lifespan), unless preloaded."""
+    """Build the service; models load when the app starts (lifespan), unless preloaded.
+
+    /predict's body is typed by the champion's features, so its metadata (model.json, not the
+    model) is read here when the champion is not preloaded.
+    """
     config = settings or ServeSettings()
     service = Service(config, preloaded)
+    meta = (
+        preloaded.champion.meta if preloaded else read_metadata(config.champion, config.mlflow_dir)
+    )
+    models = request_models(meta, config.max_batch)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Unknown categories are expected in live traffic; the encoder handles them.
         warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
         await service.start()
         champion = service.champion
         if champion is None:
             raise MlshipError("no champion loaded")
-        service.models = request_models(champion.model.meta, config.max_batch)
+        if not same_interface(champion.model.meta, meta):
+            # A registry alias moved between create_app and the load: /predict's types are stale.
+            raise ModelError(
+                f"champion {champion.model.source} changed its features or classes while the "
+                "service started; start it again"
+            )
         record = RecordSettings()
         if record.enabled:
             service.recorder = Recorder(record).start()
-        # The body type comes from the loaded model's features, known only now.
-        app.include_router(predict_router(service.models))
-        app.openapi_schema = None
         try:
             yield
         finally:
@@ -58,10 +68,12 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
         lifespan=lifespan,
     )
     app.state.service = service
+    app.include_router(predict_router(models))
     app.include_router(ops.router)
     app.include_router(admin.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(MlshipError, mlship_error)
     app.add_exception_handler(Exception, internal_error)
 
     def count(method: str, path: str, status: int) -> None:

@@ -8,13 +8,14 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlship.errors import MlshipError, ModelError, RegistryError
+from mlship.errors import LoadFailed, MlshipError, ModelError, RegistryError
 from mlship.model.artifact import load_model
 from mlship.tracking import file_md5, mlflow_errors, tracking_uri
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^@/]+)@(?P<alias>[A-Za-z0-9_-]+)$")
 _TASKS = ("binary", "multiclass", "regression")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -135,28 +137,30 @@ def load_directory(directory: Path, alias: str | None = None) -> ServedModel:
     return ServedModel(pipeline, meta, str(directory), f"local-{digest[:8]}", alias)
 
 
-def load_registered(
-    name: str, alias: str, mlflow_dir: Path, required: bool = True
-) -> ServedModel | None:
-    """The version a registry alias points at; None when the alias is unset and not required."""
+def _with_registry(mlflow_dir: Path, work: Callable[[MlflowClient], T]) -> T:
     # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
     from mlflow import MlflowClient
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(mlflow_dir)
     with mlflow_errors(uri):
-        return _load_registered(
-            MlflowClient(tracking_uri=uri, registry_uri=uri), name, alias, required
-        )
+        return work(MlflowClient(tracking_uri=uri, registry_uri=uri))
 
 
-def _load_registered(
-    client: MlflowClient, name: str, alias: str, required: bool
+def load_registered(
+    name: str, alias: str, mlflow_dir: Path, required: bool = True
 ) -> ServedModel | None:
-    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
-    import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
+    """The version a registry alias points at; None when the alias is unset and not required."""
+    return _with_registry(
+        mlflow_dir, lambda client: _load_registered(client, name, alias, required)
+    )
 
+
+def _registered_run(
+    client: MlflowClient, name: str, alias: str, required: bool
+) -> tuple[str, str] | None:
+    """(version, run id) of the alias; None when it is unset and not required."""
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
     from mlship.registry.core import Registry
 
     version = Registry(client, name).version_for(alias)
@@ -169,30 +173,79 @@ def _load_registered(
         raise RegistryError(
             f"registry: {name} version {version} has no run to read model.json from"
         )
+    return str(version), str(found.run_id)
+
+
+def _registered_meta(client: MlflowClient, run_id: str, temp: str) -> dict[str, Any]:
+    path = Path(client.download_artifacts(run_id, "mlship/model.json", temp))
+    return _read_meta(path.parent / "model.json")
+
+
+def _load_registered(
+    client: MlflowClient, name: str, alias: str, required: bool
+) -> ServedModel | None:
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    found = _registered_run(client, name, alias, required)
+    if found is None:
+        return None
+    version, run_id = found
     try:
         with tempfile.TemporaryDirectory(prefix="mlship-model-") as temp:
-            model_dir = Path(
-                client.download_artifacts(found.run_id, "mlship/model.json", temp)
-            ).parent
+            meta = _registered_meta(client, run_id, temp)
             downloaded = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(Path(temp) / "model")
             )
-            meta = _read_meta(model_dir / "model.json")
             pipeline = load_model(Path(downloaded) / "model.skops", list(meta["trusted_types"]))
     except MlflowException as error:
         raise RegistryError(
             f"registry: cannot download {name} version {version}: {error}"
         ) from None
-    return ServedModel(pipeline, meta, f"models:/{name}@{alias}", str(version), alias)
+    return ServedModel(pipeline, meta, f"models:/{name}@{alias}", version, alias)
 
 
-class LoadFailed(MlshipError):
-    """A model source could not be loaded; `role` says which, message and exit code the cause's."""
+def _read_registered_meta(client: MlflowClient, name: str, alias: str) -> dict[str, Any]:
+    # pylint: disable=import-outside-toplevel  # MLflow is slow to import; only for aliases
+    from mlflow.exceptions import MlflowException
 
-    def __init__(self, role: str, cause: MlshipError) -> None:
-        super().__init__(str(cause))
-        self.role = role
-        self.exit_code = cause.exit_code
+    found = _registered_run(client, name, alias, required=True)
+    if found is None:  # for mypy: a required alias that is unset raised
+        raise RegistryError(f"registry: models:/{name}@{alias} is not set")
+    version, run_id = found
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlship-model-") as temp:
+            return _registered_meta(client, run_id, temp)
+    except MlflowException as error:
+        raise RegistryError(
+            f"registry: cannot download {name} version {version}'s model.json: {error}"
+        ) from None
+
+
+def _alias(source: str) -> tuple[str, str] | None:
+    """(name, alias) of a `models:/<name>@<alias>` source, None for a directory."""
+    if not source.isprintable():
+        raise ModelError("a model source holds no control characters")
+    match = _ALIAS_URI.match(source)
+    if match:
+        return match["name"], match["alias"]
+    if source.startswith("models:/"):
+        raise ModelError(f"{source}: expected models:/<name>@<alias> or a model directory")
+    return None
+
+
+def read_metadata(source: str, mlflow_dir: Path) -> dict[str, Any]:
+    """The model.json of a model source (`models:/<name>@<alias>` or a directory), no model.
+
+    Raises:
+        MlshipError: the source is malformed, unset, unreachable or its metadata invalid.
+    """
+    registered = _alias(source)
+    if registered is None:
+        return _read_meta(Path(source) / "model.json")
+    name, alias = registered
+    return _with_registry(mlflow_dir, lambda client: _read_registered_meta(client, name, alias))
 
 
 def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedModel | None:
@@ -201,14 +254,10 @@ def load_source(source: str, mlflow_dir: Path, required: bool = True) -> ServedM
     Raises:
         MlshipError: whatever stops the load, a corrupt artifact included.
     """
-    if not source.isprintable():
-        raise ModelError("a model source holds no control characters")
-    match = _ALIAS_URI.match(source)
-    if match:
-        return load_registered(match["name"], match["alias"], mlflow_dir, required)
-    if source.startswith("models:/"):
-        raise ModelError(f"{source}: expected models:/<name>@<alias> or a model directory")
-    return load_directory(Path(source))
+    registered = _alias(source)
+    if registered is None:
+        return load_directory(Path(source))
+    return load_registered(*registered, mlflow_dir, required)
 
 
 def _load_role(role: str, source: str, mlflow_dir: Path, required: bool) -> ServedModel | None:

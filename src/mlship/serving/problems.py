@@ -23,6 +23,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from mlship.errors import DataError, LoadFailed, MlshipError, ParamsError
+
 log = logging.getLogger("mlship.serving")
 
 ECHO_CHARS = 100
@@ -168,6 +170,29 @@ async def http_error(request: Request, error: Exception) -> Response:
         raise error
     _log_refusal(request, error.status_code, error.detail)
     return error_response(error.status_code, error.detail, error.headers)
+
+
+# An MlshipError's HTTP status, by kind (the first match wins): the caller's fault is a 4xx, a
+# model that is not loaded a 503, anything else a 500. Its message is for people: it is the detail.
+_STATUS_OF_ERROR: tuple[tuple[type[MlshipError], int], ...] = (
+    (DataError, 422),  # the request's data breaks the model's contract
+    (ParamsError, 400),  # an option or setting the request gave is invalid
+    (LoadFailed, 503),  # no model could be loaded to answer
+)
+
+
+def error_status(error: MlshipError) -> int:
+    """The HTTP status that answers `error`."""
+    return next((status for kind, status in _STATUS_OF_ERROR if isinstance(error, kind)), 500)
+
+
+async def mlship_error(request: Request, error: Exception) -> Response:
+    """An MlshipError in the one error schema, its status chosen by its kind."""
+    if not isinstance(error, MlshipError):
+        raise error
+    status = error_status(error)
+    _log_refusal(request, status, str(error))
+    return error_response(status, str(error))
 
 
 async def internal_error(_: Request, error: Exception) -> Response:

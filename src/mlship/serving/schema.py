@@ -106,3 +106,12 @@ def response_models(meta: dict[str, Any]) -> Any:
         "BatchPrediction", __base__=BatchPrediction, predictions=(list[prediction], ...)
     )
     return single | batch
+
+
+def _interface(meta: dict[str, Any]) -> tuple[Any, ...]:
+    return (meta["numeric"], meta["categorical"], meta["task"], meta.get("classes"))
+
+
+def same_interface(meta: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two models' metadata give the same request and response models."""
+    return _interface(meta) == _interface(other)

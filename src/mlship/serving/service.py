@@ -13,13 +13,12 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from mlship.errors import ModelError
+from mlship.errors import LoadFailed, ModelError
 from mlship.monitoring.recorder import Recorder
 from mlship.serving.admin_bodies import TrafficUpdate
 from mlship.serving.batching import Batcher
-from mlship.serving.loading import Loaded, LoadFailed, Result, ServedModel, load_models
+from mlship.serving.loading import Loaded, Result, ServedModel, load_models
 from mlship.serving.metrics import ServiceMetrics
-from mlship.serving.schema import RequestModels
 from mlship.serving.settings import ServeSettings
 from mlship.serving.traffic import Role, Route, TrafficPolicy
 
@@ -70,7 +69,6 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
         # Why the challenger source gave no model when the service started (None: it did).
         self.challenger_error: str | None = None
         self.metrics: ServiceMetrics | None = None
-        self.models: RequestModels | None = None
         # Live recording for `mlship monitor` (MLSHIP_RECORD_*); None when disabled.
         self.recorder: Recorder | None = None
         self.reload_lock = asyncio.Lock()

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 
-from mlship.errors import MlshipError
+from mlship.errors import LoadFailed, MlshipError
 from mlship.serving.admin_bodies import ReloadRequest, TrafficUpdate
 from mlship.serving.dependencies import AdminDep, ServiceDep
-from mlship.serving.loading import LoadFailed
 from mlship.serving.problems import StrictJSONRoute, error_responses
 from mlship.serving.traffic import FAILED_ROLE_HEADER
 
