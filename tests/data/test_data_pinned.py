@@ -46,6 +46,15 @@ def test_missing_example_is_regenerated_because_its_bytes_hash_to_the_pin(projec
     assert dir_md5(tree_entries(project / "data")) == PINNED_MD5
 
 
+def test_regenerating_the_example_says_one_line_naming_the_data_not_a_temporary_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert data.main([]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "data/churn.csv: regenerated the bundled example; its bytes match data.dvc"
+    ]
+
+
 def test_data_matching_the_pin_is_used_as_it_is(project: Path) -> None:
     params = load_params(project / "params.yaml")
     data.write_example(params)
