@@ -165,3 +165,14 @@ def test_pinned_data_is_pulled_from_the_dvc_remote_and_checked(
     message = data.run(load_params(project / "params.yaml"))
     assert "restored from DVC remote 'storage'" in message
     assert file_md5(project / "data/churn.csv") == pinned
+
+
+def test_regenerated_example_is_cached_so_dvc_sees_data_dvc_unchanged(project: Path) -> None:
+    # A fresh clone: no data, an empty DVC cache. Without caching the bytes, `dvc repro` would
+    # save them again and print "To track the changes with git, run: git add data.dvc".
+    subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
+    _dvc(project, "init", "--quiet")
+    pinned = (project / "data.dvc").read_bytes()
+    assert "regenerated the bundled example" in data.run(load_params(project / "params.yaml"))
+    assert "data.dvc" not in _dvc(project, "status", "data.dvc")
+    assert (project / "data.dvc").read_bytes() == pinned
