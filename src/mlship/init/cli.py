@@ -199,15 +199,18 @@ def run(args: argparse.Namespace) -> int:
     for path, content in outputs.items():
         write_text(path, stamp(content))
         print(f"mlship init: wrote {path}")
-    pinned = _dvc_add(data_path)
+    _advise(task, [*map(str, outputs), *_dvc_add(data_path)])
+    return 0
+
+
+def _advise(task: Task, changed: list[str]) -> None:
+    """Name the params init cannot infer, and the files to commit after `make pipeline`."""
     threshold = ", evaluate.threshold (binary decision cut-off)" if task == "binary" else ""
     print(
         "mlship init: check these params (not inferable from data): train.model and its "
         f"hyperparams (the estimator){threshold}, gate.metrics floors (what your users need)"
     )
-    tracked = " ".join(dict.fromkeys([str(params_path), str(schema_path), str(PIPELINE), *pinned]))
-    print(f"mlship init: next: make pipeline, then git add {tracked}")
-    return 0
+    print(f"mlship init: next: make pipeline, then git add {' '.join(dict.fromkeys(changed))}")
 
 
 def _model_name(data_path: Path) -> str:
