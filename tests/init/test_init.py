@@ -80,6 +80,8 @@ def test_init_then_pipeline_gate_and_service_need_no_edit(
     )
     report = validate.run(params)
     assert report.to_dict()["dropped_missing_target"] == dataset.missing_targets
+    dropped = f"; {dataset.missing_targets} row(s) without a target dropped)"
+    assert (dropped in capsys.readouterr().out) == bool(dataset.missing_targets)
     split.run(params)
     train.run(params)
     metrics = evaluate.run(params)
