@@ -46,6 +46,15 @@ def test_missing_example_is_regenerated_because_its_bytes_hash_to_the_pin(projec
     assert dir_md5(tree_entries(project / "data")) == PINNED_MD5
 
 
+def test_regenerating_the_example_says_one_line_naming_the_data_not_a_temporary_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert data.main([]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "data/churn.csv: regenerated the bundled example; its bytes match data.dvc"
+    ]
+
+
 def test_data_matching_the_pin_is_used_as_it_is(project: Path) -> None:
     params = load_params(project / "params.yaml")
     data.write_example(params)
@@ -156,3 +165,14 @@ def test_pinned_data_is_pulled_from_the_dvc_remote_and_checked(
     message = data.run(load_params(project / "params.yaml"))
     assert "restored from DVC remote 'storage'" in message
     assert file_md5(project / "data/churn.csv") == pinned
+
+
+def test_regenerated_example_is_cached_so_dvc_sees_data_dvc_unchanged(project: Path) -> None:
+    # A fresh clone: no data, an empty DVC cache. Without caching the bytes, `dvc repro` would
+    # save them again and print "To track the changes with git, run: git add data.dvc".
+    subprocess.run(["git", "init", "--quiet"], cwd=project, check=True)
+    _dvc(project, "init", "--quiet")
+    pinned = (project / "data.dvc").read_bytes()
+    assert "regenerated the bundled example" in data.run(load_params(project / "params.yaml"))
+    assert "data.dvc" not in _dvc(project, "status", "data.dvc")
+    assert (project / "data.dvc").read_bytes() == pinned

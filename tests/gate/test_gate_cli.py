@@ -215,3 +215,21 @@ def test_without_a_baseline_the_prs_own_floors_apply(baselined_project: Path) ->
     assert gate_cli.main([]) == 0
     gate = json.loads((baselined_project / "reports/gate/gate.json").read_text("utf-8"))
     assert gate["mode"] == "floors_only" and gate["inconclusive"] == "pass"
+
+
+def test_gate_checks_this_branchs_floors_when_main_solves_another_problem(
+    baselined_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Main still holds another task (the example before `mlship init`): its gate metrics do not
+    # exist for this branch's task and its model cannot score these rows.
+    base = baselined_project / "reports/baseline"
+    raw = yaml.safe_load((base / "params.yaml").read_text("utf-8"))
+    raw["data"].update(task="regression", target="spend")
+    raw["gate"]["metrics"] = {"rmse": {"max_drop": 0.1}}
+    (base / "params.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    _change_held_out_rows(baselined_project)
+    assert gate_cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "main's model is for another problem (task 'regression', target `spend`" in out
+    assert "only floors were checked" in out
+    assert _gate_json(baselined_project)["mode"] == "floors_only"

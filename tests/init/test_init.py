@@ -80,6 +80,8 @@ def test_init_then_pipeline_gate_and_service_need_no_edit(
     )
     report = validate.run(params)
     assert report.to_dict()["dropped_missing_target"] == dataset.missing_targets
+    dropped = f"; {dataset.missing_targets} row(s) without a target dropped)"
+    assert (dropped in capsys.readouterr().out) == bool(dataset.missing_targets)
     split.run(params)
     train.run(params)
     metrics = evaluate.run(params)
@@ -168,3 +170,20 @@ def test_the_schema_bounds_widen_the_observed_range_and_list_categories(
     }
     assert rules["listing"] == {"nullable": False, "unique": True}
     assert np.isnan(dataset.frame["price"]).any() and "nullable" not in rules["price"]
+
+
+def test_init_names_every_file_to_commit_and_only_the_params_of_its_task(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = DATASETS["diabetes"]  # regression: no decision threshold to choose
+    assert init(dataset, dataset.write(tmp_path / "d.csv")) == 0
+    said = capsys.readouterr().out
+    assert "evaluate.threshold" not in said
+    advice = next(line for line in said.splitlines() if "next: make pipeline" in line)
+    files = advice.split("git add ", 1)[1].split()
+    assert "data.dvc" in files
+    subprocess.run(["git", "add", *files], cwd=project, check=True)
+    left = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, check=True, capture_output=True, text=True
+    ).stdout
+    assert [line for line in left.splitlines() if not line.startswith(("M ", "A "))] == []

@@ -151,3 +151,16 @@ def test_ungated_metrics_on_the_same_rows_show_their_delta(gated_project: Path) 
     accuracy = next(line for line in text.splitlines() if line.startswith("| accuracy ↑ |"))
     assert accuracy.split("|")[4].strip() == "+0.0000"
     assert "hold out different rows" not in text
+
+
+def test_mains_metrics_of_another_problem_are_not_shown_beside_this_branchs(
+    gated_project: Path,
+) -> None:
+    base = gated_project / "reports/baseline/params.yaml"
+    raw = yaml.safe_load(base.read_text(encoding="utf-8"))
+    raw["data"].update(task="regression", target="spend")  # main before `mlship init`
+    base.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    text = _report(gated_project)
+    accuracy = next(line for line in text.splitlines() if line.startswith("| accuracy ↑ |"))
+    assert accuracy.split("|")[2].strip() == report_cli._num(None)  # main's column is empty
+    assert "hold out different rows" not in text

@@ -47,6 +47,14 @@ def test_schema_changes_and_row_counts_are_listed() -> None:
     assert "added `region`" in text and "removed `plan`" in text
 
 
+def test_datasets_with_no_column_in_common_say_so_with_both_column_sets() -> None:
+    pr = pd.DataFrame({"species": ["Adelie", "Gentoo"] * 50, "bill length (mm)": range(100)})
+    text = _diff(_frame(), pr)
+    assert "No column in common" in text
+    assert "Main's columns: `plan`, `tenure`; the PR's: `species`, `bill length (mm)`." in text
+    assert "|" not in text  # no empty shift table
+
+
 def test_category_share_change_is_flagged() -> None:
     pr = _frame(seed=2)
     pr.loc[: len(pr) // 2, "plan"] = "team"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from live_process import free_port
 from serving_helpers import live_service
 
 from mlship.config import Params
@@ -35,6 +37,17 @@ def test_a_port_in_use_is_its_own_error_and_exit_code(
         f"mlship serve: error: 127.0.0.1:{port} is already in use by another process; stop it "
         "or choose another port (MLSHIP_PORT or --port)"
     ]
+
+
+def test_serve_names_the_address_it_listens_on(
+    model_dir: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn says nothing of a socket bound for it; a newcomer needs the URL to call.
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    port = free_port()
+    assert server.main(["--port", str(port), "--champion", str(model_dir)]) == 0
+    said = capfd.readouterr().err
+    assert f"Uvicorn running on http://127.0.0.1:{port} (Press CTRL+C to quit)" in said
 
 
 def test_canary_traffic_without_a_challenger_names_the_settings_to_change(

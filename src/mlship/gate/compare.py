@@ -73,6 +73,26 @@ def main_policy(params: Params, baseline_dir: Path) -> tuple[GateParams, list[st
     return policy, [f"{POLICY_CHANGE} (judged by main's policy): {diff}"]
 
 
+def other_problem(params: Params, baseline_dir: Path) -> str | None:
+    """Why main's model solves another problem than this branch's (None: the same one).
+
+    Another task or target (the example replaced by a user's own data): main's model cannot be
+    scored on these rows and main's gate metrics may not exist for this task.
+    """
+    main_data = baseline_params(baseline_dir).get("data")
+    if not isinstance(main_data, dict):
+        return None
+    theirs = (main_data.get("task"), main_data.get("target"))
+    ours = (params.data.task, params.data.target)
+    if theirs == ours:
+        return None
+    return (
+        f"main's model is for another problem (task '{theirs[0]}', target `{theirs[1]}`; "
+        f"this branch: task '{ours[0]}', target `{ours[1]}`), so neither main's model nor its "
+        "gate policy applies: this branch's policy judges it, and once merged it is the baseline"
+    )
+
+
 def _candidate(params: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
     eval_dir = params.paths.eval_dir
     predictions = eval_dir / "predictions.csv"
@@ -167,7 +187,11 @@ def _baseline_scores(
 def run(params: Params) -> GateResult:
     """Compare by main's policy, write gate.json and gate.md, and return the result."""
     baseline_dir = params.gate.baseline_dir
-    policy, policy_notes = main_policy(params, baseline_dir)
+    elsewhere = other_problem(params, baseline_dir)
+    if elsewhere is None:
+        policy, policy_notes = main_policy(params, baseline_dir)
+    else:
+        policy, policy_notes = params.gate, [elsewhere]
     check_policy(policy, params.data.task)
     frame, holdout = _candidate(params)
     y_true, candidate = scores_from_frame(frame, params.data.task)
@@ -175,7 +199,11 @@ def run(params: Params) -> GateResult:
     base_threshold = float(baseline_params(baseline_dir).get("evaluate", {}).get("threshold", 0.5))
     thresholds = (base_threshold, params.evaluate.threshold)
     try:
-        baseline, notes, keep = _baseline_scores(params, frame, holdout, baseline_dir)
+        baseline, notes, keep = (
+            (None, [], None)
+            if elsewhere is not None
+            else _baseline_scores(params, frame, holdout, baseline_dir)
+        )
         if keep is not None:
             y, candidate = y[keep], candidate[keep]
         result = judge(

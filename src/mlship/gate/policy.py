@@ -168,7 +168,7 @@ def judge(
     cand_values = compute_metrics(task, y_true, candidate, thresholds[1])
     if baseline is None:
         mode: Mode = "floors_only"
-        notes.append("no baseline from main yet (first pull request?): only floors were checked")
+        notes.append("no model from main to compare with: only floors were checked")
         differences: dict[str, FloatArray] = {}
         base_values: dict[str, float] = {}
     elif np.array_equal(baseline, candidate) and thresholds[0] == thresholds[1]:

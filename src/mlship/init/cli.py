@@ -199,14 +199,18 @@ def run(args: argparse.Namespace) -> int:
     for path, content in outputs.items():
         write_text(path, stamp(content))
         print(f"mlship init: wrote {path}")
-    _dvc_add(data_path)
+    _advise(task, [*map(str, outputs), *_dvc_add(data_path)])
+    return 0
+
+
+def _advise(task: Task, changed: list[str]) -> None:
+    """Name the params init cannot infer, and the files to commit after `make pipeline`."""
+    threshold = ", evaluate.threshold (binary decision cut-off)" if task == "binary" else ""
     print(
         "mlship init: check these params (not inferable from data): train.model and its "
-        "hyperparams (the estimator), evaluate.threshold (binary decision cut-off), "
-        "gate.metrics floors (what your users need)"
+        f"hyperparams (the estimator){threshold}, gate.metrics floors (what your users need)"
     )
-    print(f"mlship init: next: make pipeline, then git add {params_path} {schema_path} dvc.yaml")
-    return 0
+    print(f"mlship init: next: make pipeline, then git add {' '.join(dict.fromkeys(changed))}")
 
 
 def _model_name(data_path: Path) -> str:
@@ -214,15 +218,21 @@ def _model_name(data_path: Path) -> str:
     return cleaned.strip("-_.") or "model"
 
 
-def _dvc_add(data_path: Path) -> None:
-    """Pin the data: the .dvc file that tracks it or its directory (data.dvc, as the template's)."""
+def _dvc_add(data_path: Path) -> list[str]:
+    """Pin the data: the .dvc file that tracks it or its directory (data.dvc, as the template's).
+
+    Returns the files DVC changed for git to track.
+    """
     pin = find_pin(data_path, Path.cwd())
     if pin:
         tracked = pin.out.relative_to(Path.cwd().resolve())
     else:
         tracked = data_path.parent if data_path.parent != Path(".") else data_path
-    dvc("add", str(tracked))  # its hints are for people at a prompt; init prints its own
+    said = dvc("add", str(tracked))  # its hints are for people at a prompt; init prints its own
     print(f"mlship init: dvc add {tracked} ({tracked}.dvc pins the data)")
+    # DVC's own hint names the files it changed (the .dvc file, a .gitignore): init's says them.
+    asked = [line.strip() for line in said.splitlines() if line.strip().startswith("git add ")]
+    return asked[0].split()[2:] if asked else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

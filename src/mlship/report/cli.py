@@ -25,6 +25,7 @@ from mlship.data.io import read_table
 from mlship.entry import run_main, stage_parser
 from mlship.errors import DataError
 from mlship.files import read_json_or_none, write_text
+from mlship.gate.compare import other_problem
 from mlship.gate.policy import POLICY_CHANGE
 from mlship.gate.smoke import SMOKE_ERROR
 from mlship.model.metrics import HIGHER_IS_BETTER
@@ -67,7 +68,12 @@ class Inputs:
         self.validation = read_json_or_none(paths.validation_dir / "validation.json")
         self.base_validation = read_json_or_none(self.base / "validation.json")
         self.metrics = read_json_or_none(paths.metrics)
-        self.base_metrics = read_json_or_none(self.base / "metrics.json")
+        # Main's metrics of another problem (task or target) mean nothing beside this branch's.
+        self.base_metrics = (
+            None
+            if other_problem(params, self.base)
+            else read_json_or_none(self.base / "metrics.json")
+        )
         self.baseline_info = read_json_or_none(self.base / "baseline.json")
         self.no_baseline = read_json_or_none(self.base / "none.json")
         self.model_trained = (paths.model_dir / "model.skops").is_file()

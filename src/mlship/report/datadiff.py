@@ -257,6 +257,10 @@ def compare(
     )
 
 
+def _names(columns: list[str]) -> str:
+    return ", ".join(f"`{c}`" for c in columns)
+
+
 def diff_markdown(diff: DataDiff, max_rows: int | None = None) -> str:
     """The data diff as markdown; with `max_rows`, only the most shifted columns are listed."""
     rows_change = diff.pr_rows - diff.main_rows
@@ -271,11 +275,17 @@ def diff_markdown(diff: DataDiff, max_rows: int | None = None) -> str:
             f"{verdict} (total variation {target.total_variation:.3f}, "
             f"chi-square p {target.p_value:.2g})."
         )
+    if not diff.shifts and diff.removed:
+        lines.append(
+            "No column in common, so no per-column shift to show: a different dataset. "
+            f"Main's columns: {_names(diff.removed)}; the PR's: {_names(diff.added) or 'none'}."
+        )
+        return "\n".join(lines) + "\n"
     schema = []
     if diff.added:
-        schema.append("added " + ", ".join(f"`{c}`" for c in diff.added))
+        schema.append("added " + _names(diff.added))
     if diff.removed:
-        schema.append("removed " + ", ".join(f"`{c}`" for c in diff.removed))
+        schema.append("removed " + _names(diff.removed))
     schema += [f"`{name}` {old} → {new}" for name, old, new in diff.retyped]
     lines.append("Schema: " + ("; ".join(schema) if schema else "unchanged") + ".")
     alerts = [s.column for s in diff.shifts if s.alert]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import re
 import socket
 from typing import Any
@@ -204,4 +205,10 @@ def run_server(app: Any, settings: ServeSettings, log_level: str) -> None:
     """Bind first (a taken port is one clear error), then serve until stopped."""
     sock = bind(settings.host, settings.port)
     server = uvicorn.Server(server_config(app, settings, log_level))
-    server.run(sockets=[sock])
+    # uvicorn names the address only when it binds the socket itself: say it as uvicorn would.
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, settings.port
+    )
+    with sock:
+        server.run(sockets=[sock])

@@ -28,7 +28,6 @@ def write_example(params: Params, out: Path | None = None, rows: int | None = No
         rows or settings.rows, settings.seed, settings.start_month, settings.months
     )
     write_table(frame, target)
-    print(f"wrote {len(frame)} rows to {target}")
     return target
 
 
@@ -52,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def _run(params: Params, args: argparse.Namespace) -> object:
         if args.example:
-            return write_example(params, args.out, args.rows)
+            # Said here, not in write_example: `mlship data` regenerates the example into a
+            # temporary file first, and that path tells a user nothing.
+            written = write_example(params, args.out, args.rows)
+            print(f"wrote {args.rows or params.generate.rows} rows to {written}")
+            return written
         if args.out or args.rows:
             parser.error("--out and --rows go with --example")
         return run(params)

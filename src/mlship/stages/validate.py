@@ -37,7 +37,9 @@ def run(params: Params) -> ValidationReport:
             f"{source} failed validation with {len(report.violations)} violation(s):\n"
             + report.summary()
         )
-    print(f"{source}: valid ({report.rows} rows, {report.columns} columns)")
+    dropped = report.dropped_missing_target
+    after = f"; {dropped} row(s) without a target dropped" if dropped else ""
+    print(f"{source}: valid ({report.rows} rows, {report.columns} columns{after})")
     return report
 
 
