@@ -214,7 +214,7 @@ def test_metric_names_match_what_evaluation_and_the_gate_compute() -> None:
     import numpy as np  # pylint: disable=import-outside-toplevel
 
     from mlship.config import TASK_METRICS  # pylint: disable=import-outside-toplevel
-    from mlship.gate.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
+    from mlship.model.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
     from mlship.model.metrics import compute_metrics  # pylint: disable=import-outside-toplevel
 
     y = np.array([0, 1, 0, 1])
