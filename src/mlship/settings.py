@@ -67,6 +67,9 @@ class RetrainSettings(BaseSettings):
 
     force: bool = Field(False, description="retrain whatever the checks say (or --force)")
     month: str | None = Field(None, description="batch month YYYY-MM (default: the newest)")
+    reason: str | None = Field(
+        None, description="why `mlship monitor --trigger` dispatched this retrain (its payload)"
+    )
 
 
 def variable(model: type[BaseSettings], field: str) -> str:

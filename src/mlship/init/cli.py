@@ -164,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     for dotted, value in defaults.items():
         section, key = dotted.split(".", 1)
         new_text = set_key(new_text, section, key, value)
+    if task != "binary" and (yaml.safe_load(new_text) or {}).get("kpi"):
+        # The example's KPIs are binary cost matrices: they do not apply to this task.
+        new_text = set_section(new_text, "kpi", {}, f"no KPI of task {task} declared yet")
     params = parse_params(yaml.safe_load(new_text), params_path)  # what stages will read
 
     rules = infer_schema_rules(

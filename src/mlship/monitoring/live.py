@@ -282,3 +282,16 @@ def concept_drift_reasons(
                 f"{where} crosses its alert threshold {spec.alert_threshold:g}"
             )
     return reasons
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """One monitor run's live performance, the training figures beside it, and its verdict."""
+
+    performance: LivePerformance
+    training: Mapping[str, float]
+    reasons: list[str]
+
+    def labelled_rows(self) -> int:
+        """Labelled rows behind the champion's figures (its largest version)."""
+        return max((part.n for part in self.performance.overall("champion")), default=0)
