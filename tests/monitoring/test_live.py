@@ -66,7 +66,10 @@ def test_delay_buckets_partition_the_labelled_rows() -> None:
     perf = live_performance(rows, BINARY, PARAMS, {}, now=2e6)
     buckets = {s.delay: s.n for s in perf.slices if s.delay != "all"}
     assert buckets == {
-        name: count for name, count in pd.Series(delay_labels(rows["delay_s"], (1, 24, 168))).value_counts().items()
+        name: count
+        for name, count in pd.Series(delay_labels(rows["delay_s"], (1, 24, 168)))
+        .value_counts()
+        .items()
     }
     assert set(buckets) == {"<1h", "1h-24h", "24h-168h"} and sum(buckets.values()) == 300
 
@@ -124,7 +127,9 @@ def test_regression_mae_and_rmse_equal_sklearn() -> None:
     (part,) = live_performance(rows, ModelTarget("regression"), PARAMS, {}, now=2e6).overall(
         "champion"
     )
-    assert part.metric("mae").value == pytest.approx(skm.mean_absolute_error(truth, rows["predicted"]))
+    assert part.metric("mae").value == pytest.approx(
+        skm.mean_absolute_error(truth, rows["predicted"])
+    )
     assert part.metric("rmse").value == pytest.approx(
         skm.root_mean_squared_error(truth, rows["predicted"])
     )

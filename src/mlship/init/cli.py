@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from mlship.config import DEFAULT_PARAMS, Task, parse_params
+from mlship.config import DEFAULT_PARAMS, KPI_TASKS, Task, parse_params
 from mlship.data.io import read_table
 from mlship.data.pinned import find_pin
 from mlship.errors import MlshipError, ParamsError
@@ -155,8 +155,11 @@ def run(args: argparse.Namespace) -> int:
         "numeric": inference.numeric,
         "categorical": inference.categorical,
     }
-    new_text = set_section(
-        _unstamped(text), "data", data_section, f"written by mlship init from {source}"
+    new_text = _fit_kpis(
+        set_section(
+            _unstamped(text), "data", data_section, f"written by mlship init from {source}"
+        ),
+        task,
     )
     defaults = task_defaults(frame, task, args.target, [*inference.numeric, *inference.categorical])
     defaults["validate.schema_file"] = schema_path.as_posix()
@@ -164,9 +167,6 @@ def run(args: argparse.Namespace) -> int:
     for dotted, value in defaults.items():
         section, key = dotted.split(".", 1)
         new_text = set_key(new_text, section, key, value)
-    if task != "binary" and (yaml.safe_load(new_text) or {}).get("kpi"):
-        # The example's KPIs are binary cost matrices: they do not apply to this task.
-        new_text = set_section(new_text, "kpi", {}, f"no KPI of task {task} declared yet")
     params = parse_params(yaml.safe_load(new_text), params_path)  # what stages will read
 
     rules = infer_schema_rules(
@@ -210,6 +210,15 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"mlship init: next: make pipeline, then git add {params_path} {schema_path} dvc.yaml")
     return 0
+
+
+def _fit_kpis(text: str, task: Task) -> str:
+    """Empty the `kpi:` section when its KPIs (the example's are binary) do not fit `task`."""
+    kpis = (yaml.safe_load(text) or {}).get("kpi") or {}
+    kinds = {spec.get("kind") for spec in kpis.values() if isinstance(spec, dict)}
+    if all(task in KPI_TASKS.get(str(kind), (task,)) for kind in kinds):
+        return text
+    return set_section(text, "kpi", {}, f"no KPI of task {task} declared yet")
 
 
 def _model_name(data_path: Path) -> str:

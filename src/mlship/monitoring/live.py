@@ -202,8 +202,7 @@ def slice_figures(
         return Estimate(name, point, low, high, n)
 
     metrics = tuple(
-        bootstrap(name, _metric_of(name, target.task, y, score, target.threshold))
-        for name in names
+        bootstrap(name, _metric_of(name, target.task, y, score, target.threshold)) for name in names
     )
     figures = tuple(
         bootstrap(name, _mean_of(kpi_amounts(spec, y, score, target)))

@@ -13,7 +13,16 @@ from prometheus_client import CollectorRegistry, Gauge
 from mlship.files import json_safe, write_json, write_text
 from mlship.monitoring.live import ALL_DELAYS, Estimate, LivePerformance
 
-HEADER = ["version", "role", "label delay", "labelled rows", "figure", "live", "interval", "training"]
+HEADER = [
+    "version",
+    "role",
+    "label delay",
+    "labelled rows",
+    "figure",
+    "live",
+    "interval",
+    "training",
+]
 
 
 def _fmt(value: float) -> str:
@@ -69,7 +78,9 @@ def to_html(perf: LivePerformance, training: Mapping[str, float], reasons: list[
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
         for row in _rows(perf, training)
     )
-    summary = "".join(f"<p>{html.escape(line.strip('*- '))}</p>" for line in _summary(perf, reasons))
+    summary = "".join(
+        f"<p>{html.escape(line.strip('*- '))}</p>" for line in _summary(perf, reasons)
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>mlship live performance</title></head><body>"
