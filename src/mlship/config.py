@@ -324,30 +324,29 @@ class Params(Section):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _refuse_unknown(
+    named: list[tuple[str, str]], known: tuple[str, ...], what: str, source: Path
+) -> None:
+    """Fail naming each (key, metric) whose metric is not among `known`."""
+    wrong = [f"'{key}'" for key, name in named if name not in known]
+    if wrong:
+        raise ParamsError(
+            f"{source}: {', '.join(wrong)}: not {what}; valid choices: {', '.join(known)}"
+        )
+
+
 def _check_metrics_fit_task(params: Params, source: Path) -> None:
-    """Fail naming each gate, key or retrain metric the task does not compute."""
+    """Fail naming each gate, key, retrain or live metric, or KPI, the task does not compute."""
     task = params.data.task
-    known = TASK_METRICS[task]
     named = [(f"gate.metrics.{name}", name) for name in params.gate.metrics]
     named += [(f"registry.key_metrics: {name}", name) for name in params.registry.key_metrics]
     if params.retrain.metric is not None:
         named.append(("retrain.metric", params.retrain.metric))
-    wrong = [f"'{key}'" for key, name in named if name not in known]
-    if wrong:
-        raise ParamsError(
-            f"{source}: {', '.join(wrong)}: not a metric of task '{task}'; "
-            f"valid choices: {', '.join(known)}"
-        )
-    live = LIVE_METRICS[task]
+    _refuse_unknown(named, TASK_METRICS[task], f"a metric of task '{task}'", source)
     named = [(f"monitor.metrics: {name}", name) for name in params.monitor.metrics]
     if params.rollout.performance_metric is not None:
         named.append(("rollout.performance_metric", params.rollout.performance_metric))
-    wrong = [f"'{key}'" for key, name in named if name not in live]
-    if wrong:
-        raise ParamsError(
-            f"{source}: {', '.join(wrong)}: not a live metric of task '{task}'; "
-            f"valid choices: {', '.join(live)}"
-        )
+    _refuse_unknown(named, LIVE_METRICS[task], f"a live metric of task '{task}'", source)
     wrong = [
         f"'kpi.{name}': kind '{kpi.kind}' applies only to task {' or '.join(KPI_TASKS[kpi.kind])}"
         for name, kpi in params.kpi.items()

@@ -21,8 +21,9 @@ from sklearn import metrics as skm
 
 from mlship.cli import main
 from mlship.data.io import read_table
-from mlship.config import Params
+from mlship.config import Params, load_params
 from mlship.model.artifact import load_model
+from mlship.monitoring.live_check import role_metric
 from mlship.tracking import file_md5
 
 HELPERS = import_file(
@@ -140,6 +141,11 @@ def test_live_gauges_equal_the_offline_metrics_on_the_same_rows(
         for d in ("<1h", "1h-24h", "24h-168h")
     ]
     assert sum(by_delay) == len(held_out) and min(by_delay) > 0
+    # The canary guard reads the same labels per role (no challenger served here).
+    guard = role_metric(load_params(project / "params.yaml"), project / "records", "roc_auc", 0.0)
+    champion = guard["champion"]
+    assert champion is not None and champion.value == pytest.approx(offline["roc_auc"], abs=1e-9)
+    assert guard["challenger"] is None and champion.n == len(held_out)
     report = (project / "reports/monitor/live.md").read_text(encoding="utf-8")
     assert "**Live performance within bounds**" in report and "| roc_auc |" in report
 
