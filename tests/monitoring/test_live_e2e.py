@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from path_import import import_file
+from scipy.special import expit, logit
 from sklearn import metrics as skm
 
 from mlship.cli import main
@@ -151,13 +152,19 @@ def test_live_gauges_equal_the_offline_metrics_on_the_same_rows(
 
 
 def _reversed_labels(project: Path, frame: pd.DataFrame, feature: str) -> list[int]:
-    """Labels drawn from the model with `feature` mirrored: the same inputs, its effect reversed."""
+    """Labels drawn from the model with `feature`'s effect reversed, the inputs unchanged.
+
+    The feature's contribution to a row's logit is the model's logit minus its logit with the
+    feature at its most common value; the labels are drawn with that contribution's sign flipped.
+    """
     model = load_model(project / "artifacts/model/model.skops")
     columns = HELPERS.model_columns(project / "artifacts/model")
-    mirrored = frame[columns].copy()
-    values = mirrored[feature]
-    mirrored[feature] = values.max() + values.min() - values
-    chance = model.predict_proba(mirrored)[:, 1]
+    neutral = frame[columns].assign(**{feature: frame[feature].mode()[0]})
+
+    def log_odds(rows: pd.DataFrame) -> Any:
+        return logit(np.clip(model.predict_proba(rows)[:, 1], 1e-6, 1 - 1e-6))
+
+    chance = expit(2 * log_odds(neutral) - log_odds(frame[columns]))
     return (np.random.default_rng(7).random(len(frame)) < chance).astype(int).tolist()
 
 
@@ -165,7 +172,7 @@ def test_a_concept_shift_is_caught_by_live_performance_and_retrains_once(
     project: Path, standin: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     held_out = read_table(project / "artifacts/split/test.parquet")
-    labels = _reversed_labels(project, held_out, "tenure_months")
+    labels = _reversed_labels(project, held_out, "contract")
     with _serve(project) as url:
         assert sum(_replay(url, held_out, labels)) == len(held_out)
     records = project / "records"
