@@ -77,9 +77,9 @@ class LivePerformance:
 
 def _class_index(label: Any, target: ModelTarget) -> int | None:
     """The index of `label` among the classes once cast to their type; None when it cannot be."""
-    if isinstance(label, bool) or label is None:
-        return None
     kind = type(target.classes[0])
+    if label is None or isinstance(label, bool) != (kind is bool):
+        return None  # JSON true is not the class 1, nor "False" the class False
     try:
         if kind is int and isinstance(label, (float, str)):
             number = float(label)
