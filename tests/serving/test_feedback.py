@@ -183,11 +183,13 @@ def test_the_openapi_schema_names_the_request_id_and_the_feedback_token(live: Li
     assert "request_id" in schemas["SinglePrediction"]["required"]
     assert "request_id" in schemas["BatchPrediction"]["properties"]
     feedback = spec["paths"]["/feedback"]["post"]
-    assert set(feedback["responses"]) >= {"200", "401", "403", "422", "503"}
+    assert set(feedback["responses"]) >= {"200", "401", "403", "404", "422", "503"}
     assert feedback["security"] and "FeedbackCounts" in schemas
+    stamp = schemas["LabelIn"]["properties"]["timestamp"]["anyOf"]
+    assert {"type": "string"} in stamp and {"type": "number"} in stamp
 
 
-def test_feedback_answers_503_naming_the_setting_it_lacks(
+def test_feedback_off_answers_404_naming_the_setting_it_lacks(
     trained_project: tuple[Path, Params], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, params = trained_project
@@ -195,10 +197,10 @@ def test_feedback_answers_503_naming_the_setting_it_lacks(
     labels = {"labels": [{"id": "x", "label": 1}]}
     with TestClient(create_app(ServeSettings(champion=champion))) as client:
         off = client.post("/feedback", json=labels, headers=AUTH)
-    assert off.status_code == 503 and "MLSHIP_FEEDBACK_TOKEN" in off.json()["detail"]
+    assert off.status_code == 404 and "MLSHIP_FEEDBACK_TOKEN" in off.json()["detail"]
     monkeypatch.setenv("MLSHIP_RECORD_ENABLED", "false")
     monkeypatch.setenv("MLSHIP_RECORD_DIR", str(tmp_path))
     with TestClient(create_app(ServeSettings(champion=champion, feedback_token=TOKEN))) as client:
         unrecorded = client.post("/feedback", json=labels, headers=AUTH)
-    assert unrecorded.status_code == 503
+    assert unrecorded.status_code == 404
     assert "MLSHIP_RECORD_ENABLED=true" in unrecorded.json()["detail"]

@@ -152,14 +152,14 @@ class FeedbackStore:
 
     def start(self) -> FeedbackStore:
         """Remember the ids the store already labels, then start the writer thread."""
-        remembered: list[str] = []
+        newest_first: list[list[dict[str, Any]]] = []
         for path in reversed(feedback_files(self.directory)):
-            ids = [str(row.get("id")) for row in read_jsonl(path).rows]
-            remembered[:0] = ids
-            if len(remembered) >= self._labelled.limit:
+            newest_first.append(read_jsonl(path).rows)
+            if sum(map(len, newest_first)) >= self._labelled.limit:
                 break
-        for label_id in remembered[-self._labelled.limit :]:
-            self._labelled.add(label_id)
+        for rows in reversed(newest_first):  # oldest first: the bound forgets the oldest
+            for row in rows:
+                self._labelled.add(str(row.get("id")))
         self._writer.start()
         return self
 

@@ -57,12 +57,16 @@ def require_feedback(
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_feedback_bearer)],
 ) -> FeedbackStore:
-    """The label store, for `Bearer <MLSHIP_FEEDBACK_TOKEN>` only: 503 when feedback is off."""
+    """The label store, for `Bearer <MLSHIP_FEEDBACK_TOKEN>` only: 404 when feedback is off.
+
+    404, not 503: a service without feedback is not failing (fuzzers count a 5xx as a server
+    error), it has no feedback to take; the answer names the setting that turns it on.
+    """
     if service.settings.feedback_token is None:
-        raise HTTPException(503, "feedback is off: set MLSHIP_FEEDBACK_TOKEN")
+        raise HTTPException(404, "feedback is off: set MLSHIP_FEEDBACK_TOKEN")
     if service.feedback is None:
         raise HTTPException(
-            503,
+            404,
             "feedback needs the recorder: set MLSHIP_RECORD_ENABLED=true (and MLSHIP_RECORD_DIR)",
         )
     _check_bearer(credentials, service.settings.feedback_token, "feedback", "feedback posts")

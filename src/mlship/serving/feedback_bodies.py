@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from mlship.monitoring.labels import epoch_seconds
 from mlship.monitoring.recorder import ROW_ID_PATTERN
@@ -22,10 +22,14 @@ class LabelIn(BaseModel):
         max_length=140, pattern=ROW_ID_PATTERN, description="the answer's `request_id` (a row's)"
     )
     label: str | int | float | bool = Field(description="the true value: a JSON scalar")
-    timestamp: float | None = Field(
+    # Validated into epoch seconds: the schema shows what a caller may send.
+    timestamp: Annotated[
+        float | None,
+        WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}),
+    ] = Field(
         None,
-        description="when the truth was known: epoch seconds or ISO-8601 (UTC unless an offset "
-        "is given); default: on arrival",
+        description="when the truth was known: epoch seconds or ISO-8601 text (UTC unless an "
+        "offset is given); default: on arrival",
     )
 
     @field_validator("label", mode="before")

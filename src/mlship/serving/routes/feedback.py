@@ -19,10 +19,13 @@ router = APIRouter(
         **error_responses(400, 408, 413, 422),
         401: {"model": ErrorBody, "description": "no feedback token"},
         403: {"model": ErrorBody, "description": "wrong feedback token"},
+        404: {
+            "model": ErrorBody,
+            "description": "feedback is off: MLSHIP_FEEDBACK_TOKEN unset or recording disabled",
+        },
         503: {
             "model": ErrorBody,
-            "description": "feedback is off (MLSHIP_FEEDBACK_TOKEN unset or recording disabled), "
-            "or its write queue is full (Retry-After; nothing of the batch was stored)",
+            "description": "the write queue is full (Retry-After); nothing of the batch was stored",
         },
     },
 )
