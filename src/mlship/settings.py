@@ -36,6 +36,9 @@ class RecordSettings(BaseSettings):
     max_file_rows: int = Field(50_000, ge=1, description="rows per file before rotating")
     max_files: int = Field(20, ge=1, description="files kept; the oldest are deleted")
     seed: int | None = Field(None, description="seed of the sampling (reproducible records)")
+    known_ids: int = Field(
+        100_000, ge=1, description="recorded rows whose ids the service remembers for /feedback"
+    )
 
 
 class RolloutSettings(BaseSettings):

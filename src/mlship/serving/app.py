@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
 from mlship.errors import MlshipError
-from mlship.monitoring.recorder import Recorder, RecordSettings
+from mlship.monitoring.recorder import RecordSettings
 from mlship.serving.loading import Loaded
 from mlship.serving.middleware import BodyLimit, HttpMetrics, RequestBound
 from mlship.serving.problems import http_error, internal_error, invalid_request
-from mlship.serving.routes import admin, ops
+from mlship.serving.routes import admin, feedback, ops
 from mlship.serving.routes.predict import predict_router
 from mlship.serving.schema import request_models
 from mlship.serving.service import Service
@@ -40,9 +40,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
         if champion is None:
             raise MlshipError("no champion loaded")
         service.models = request_models(champion.model.meta, config.max_batch)
-        record = RecordSettings()
-        if record.enabled:
-            service.recorder = Recorder(record).start()
+        service.start_recording(RecordSettings())
         # The body type comes from the loaded model's features, known only now.
         app.include_router(predict_router(service.models))
         app.openapi_schema = None
@@ -60,6 +58,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
     app.state.service = service
     app.include_router(ops.router)
     app.include_router(admin.router)
+    app.include_router(feedback.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, internal_error)
