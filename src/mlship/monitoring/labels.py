@@ -226,7 +226,7 @@ def first_labels(directory: Path) -> tuple[dict[str, dict[str, Any]], int, int]:
 
 
 def _arrival(row: dict[str, Any]) -> float:
-    value = row.get("received_ts")
+    value: Any = row.get("received_ts")
     return float(value) if _number(value) else math.inf
 
 
