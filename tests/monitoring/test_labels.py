@@ -154,3 +154,18 @@ def test_timestamps_are_epoch_seconds_or_iso_8601(value: float | str, seconds: f
 def test_a_timestamp_that_is_no_time_is_refused(value: float | str) -> None:
     with pytest.raises(ValueError, match="timestamp"):
         epoch_seconds(value)
+
+
+def test_the_first_label_to_arrive_wins_whatever_file_holds_it(tmp_path: Path) -> None:
+    recorder = _recorded(tmp_path)
+    recorder.close()
+    now = time.time()
+    # The service's file, opened first, gets a label for `one` after an ingest's file did.
+    older_file = tmp_path / "feedback-20261201T100000-000001.jsonl"
+    newer_file = tmp_path / "feedback-20261201T100500-000001.jsonl"
+    late = {"id": "one", "label": "late", "label_ts": now + 20, "received_ts": now + 20}
+    early = {"id": "one", "label": "early", "label_ts": now + 10, "received_ts": now + 10}
+    older_file.write_text(json.dumps(late) + "\n", encoding="utf-8")
+    newer_file.write_text(json.dumps(early) + "\n", encoding="utf-8")
+    labelled = join_labels(tmp_path)
+    assert labelled.rows["label"].tolist() == ["early"] and labelled.duplicates == 1

@@ -139,6 +139,9 @@ def test_a_label_that_is_not_a_json_scalar_is_a_422_naming_the_item(live: Live) 
     assert stamp.json()["detail"][0]["loc"] == ["body", "labels", 0, "timestamp"]
     malformed = live.feedback([{"id": "no spaces allowed", "label": 1}])
     assert malformed.json()["detail"][0]["loc"] == ["body", "labels", 0, "id"]
+    too_many = live.feedback([{"id": f"n{i}", "label": 1} for i in range(10_001)])
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["loc"] == ["body", "labels"]
     # Nothing of a refused batch was stored: the id is still unlabelled.
     assert live.feedback([{"id": "typed", "label": 1}]).json()["accepted"] == 1
 
@@ -197,6 +200,8 @@ def test_feedback_off_answers_404_naming_the_setting_it_lacks(
     labels = {"labels": [{"id": "x", "label": 1}]}
     with TestClient(create_app(ServeSettings(champion=champion))) as client:
         off = client.post("/feedback", json=labels, headers=AUTH)
+        # Without a token: the 401 first (what an OpenAPI client expects), off or not.
+        assert client.post("/feedback", json=labels).status_code == 401
     assert off.status_code == 404 and "MLSHIP_FEEDBACK_TOKEN" in off.json()["detail"]
     monkeypatch.setenv("MLSHIP_RECORD_ENABLED", "false")
     monkeypatch.setenv("MLSHIP_RECORD_DIR", str(tmp_path))

@@ -206,7 +206,7 @@ def _read(files: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
 
 
 def first_labels(directory: Path) -> tuple[dict[str, dict[str, Any]], int, int]:
-    """Each id's first stored label, the number of later ones (duplicates), unreadable lines."""
+    """Each id's first label (by arrival), how many later ones (duplicates), unreadable lines."""
     rows, unreadable = _read(feedback_files(directory))
     first: dict[str, dict[str, Any]] = {}
     duplicates = 0
@@ -215,11 +215,19 @@ def first_labels(directory: Path) -> tuple[dict[str, dict[str, Any]], int, int]:
         if not isinstance(label_id, str) or "label" not in row or not _number(label_ts):
             unreadable += 1
             continue
-        if label_id in first:
+        earlier = first.get(label_id)
+        if earlier is not None:
             duplicates += 1
-        else:
-            first[label_id] = row
+            # By arrival, not by file: the service appends to a file it opened before an ingest's.
+            if _arrival(row) >= _arrival(earlier):
+                continue
+        first[label_id] = row
     return first, duplicates, unreadable
+
+
+def _arrival(row: dict[str, Any]) -> float:
+    value: Any = row.get("received_ts")
+    return float(value) if _number(value) else math.inf
 
 
 def _number(value: Any) -> bool:

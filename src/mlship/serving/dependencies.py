@@ -23,6 +23,17 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 _bearer = HTTPBearer(auto_error=False, description="MLSHIP_ADMIN_TOKEN")
 
 
+def _given(
+    credentials: HTTPAuthorizationCredentials | None, where: str
+) -> HTTPAuthorizationCredentials:
+    """The bearer credentials, or a 401 saying what needs them."""
+    if credentials is None:
+        raise HTTPException(
+            401, f"{where} need Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+        )
+    return credentials
+
+
 def _check_bearer(
     credentials: HTTPAuthorizationCredentials | None,
     token: SecretStr | None,
@@ -30,14 +41,11 @@ def _check_bearer(
     where: str,
 ) -> None:
     """401 without a bearer token, 403 unless it is `token` (an unset token matches none)."""
-    if credentials is None:
-        raise HTTPException(
-            401, f"{where} need Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
-        )
+    given = _given(credentials, where)
     expected = token.get_secret_value() if token is not None else ""
     # Bytes: compare_digest refuses a str with non-ASCII characters (a client's `Bearer é`).
-    given = credentials.credentials.encode("utf-8", "surrogateescape")
-    if not expected or not secrets.compare_digest(given, expected.encode("utf-8")):
+    secret = given.credentials.encode("utf-8", "surrogateescape")
+    if not expected or not secrets.compare_digest(secret, expected.encode("utf-8")):
         raise HTTPException(403, f"invalid {what} token")
 
 
@@ -57,20 +65,24 @@ def require_feedback(
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_feedback_bearer)],
 ) -> FeedbackStore:
-    """The label store, for `Bearer <MLSHIP_FEEDBACK_TOKEN>` only: 404 when feedback is off.
+    """The label store, for `Bearer <MLSHIP_FEEDBACK_TOKEN>` only: 401 without a token, then
+    404 (naming the setting) when feedback is off, 403 for a wrong token.
 
     404, not 503: a service without feedback is not failing (fuzzers count a 5xx as a server
-    error), it has no feedback to take; the answer names the setting that turns it on.
+    error), it has no feedback to take.
     """
-    if service.settings.feedback_token is None:
+    where = "feedback posts"
+    _given(credentials, where)
+    token, store = service.settings.feedback_token, service.feedback
+    if token is None:
         raise HTTPException(404, "feedback is off: set MLSHIP_FEEDBACK_TOKEN")
-    if service.feedback is None:
+    if store is None:
         raise HTTPException(
             404,
             "feedback needs the recorder: set MLSHIP_RECORD_ENABLED=true (and MLSHIP_RECORD_DIR)",
         )
-    _check_bearer(credentials, service.settings.feedback_token, "feedback", "feedback posts")
-    return service.feedback
+    _check_bearer(credentials, token, "feedback", where)
+    return store
 
 
 FeedbackDep = Annotated[FeedbackStore, Depends(require_feedback)]
