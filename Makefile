@@ -197,7 +197,7 @@ bench-serve: $(call needs,runtime) ## Throughput and p50/p99 of mlship serve vs 
 	$(BIN)/python benchmarks/bench_serve.py --model-dir $(or $(MODEL_DIR),artifacts/model)
 
 # Drift and the scheduled retrain loop (retrain.yml); docs/monitoring.md.
-.PHONY: drift bench-drift ingest retrain retrain-pr monitor
+.PHONY: drift bench-drift ingest retrain retrain-pr monitor feedback-ingest
 
 drift: $(call needs,runtime) ## Drift of the newest batch vs the champion's training data: reports/drift/drift.{json,md,html}
 	$(BIN)/mlship drift
@@ -219,6 +219,9 @@ retrain-pr: $(call needs,runtime) ## Open/update the retrain PR (branch retrain/
 
 monitor: $(call needs,runtime) ## Drift of recorded live traffic vs the training data; gauges; trigger retrain with --trigger
 	$(BIN)/mlship monitor
+
+feedback-ingest: $(call needs,runtime) ## Append the true labels of FILE=labels.csv|.parquet (id, label[, timestamp]) to the feedback store [MAX_DELAY_HOURS=h]
+	$(BIN)/mlship feedback ingest "$${FILE:?make feedback-ingest FILE=labels.csv}" $${MAX_DELAY_HOURS:+--max-delay-hours "$$MAX_DELAY_HOURS"}
 
 # pr-report.yml reads the PR number and report from the artifact: untrusted, so the number must
 # be digits and tools/report_links.py (runner's python3, stdlib only) lets the report link only

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("mlship.retrain.ingest", "write the month's data batch (the example simulates it)"),
     "retrain": ("mlship.retrain.cli", "decide on the newest batch; retrain, gate, open a PR"),
     "monitor": ("mlship.monitoring.monitor", "drift of recorded live traffic; gauges, trigger"),
+    "feedback": ("mlship.monitoring.feedback", "ingest true labels of recorded predictions"),
 }
 
 

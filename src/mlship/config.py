@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from collections.abc import Hashable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,6 +22,13 @@ TASK_METRICS: dict[Task, tuple[str, ...]] = {
     "binary": ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier"),
     "multiclass": ("macro_f1", "accuracy", "log_loss"),
     "regression": ("rmse", "mae", "r2"),
+}
+# The metrics live performance computes from labelled predictions (a subset of TASK_METRICS:
+# those the served answer determines; multiclass log loss needs the recorded probabilities).
+LIVE_METRICS: dict[Task, tuple[str, ...]] = {
+    "binary": ("roc_auc", "log_loss", "precision", "recall"),
+    "multiclass": ("accuracy", "macro_f1", "log_loss"),
+    "regression": ("mae", "rmse"),
 }
 # The data files of the plots each task's evaluation writes into `paths.plots_dir` (model.plots);
 # dvc.yaml's `plots:` may name only these, or `dvc plots show` fails on a missing file.
@@ -189,6 +196,13 @@ class RolloutParams(Section):
     p95_slack_ms: float = Field(25.0, ge=0.0)
     max_psi: float = Field(0.2, gt=0.0)
     experiment: str = Field("mlship-rollouts", min_length=1)
+    # The canary's performance guard (off by default: labels rarely arrive within a step):
+    # breach when the challenger's live metric is worse than the champion's by more than
+    # performance_margin, its bootstrap interval included, on enough labelled rows of each.
+    performance_guard: bool = False
+    performance_metric: str | None = None  # null: the task's first live metric
+    performance_margin: float = Field(0.02, ge=0.0)
+    min_labelled_rows: int = Field(100, ge=10)
 
     @model_validator(mode="after")
     def _check_steps(self) -> RolloutParams:
@@ -224,6 +238,57 @@ class DriftSettings(Section):
     seed: int = 42
 
 
+class MonitorParams(Section):
+    """Live performance from labelled predictions (`mlship monitor`) and its retrain trigger."""
+
+    window_rows: int | None = Field(5_000, ge=10)  # newest labelled rows per version and role
+    window_hours: float | None = Field(None, gt=0.0)  # ...and/or predictions this recent
+    delay_buckets_hours: tuple[float, ...] = (1.0, 24.0, 168.0)  # label-arrival delay edges
+    max_label_delay_hours: float | None = Field(None, gt=0.0)  # later labels count as expired
+    metrics: tuple[str, ...] = ()  # empty: every live metric of the task
+    performance_margin: float = Field(0.05, ge=0.0)  # tolerated loss versus the training figure
+    min_labelled_rows: int = Field(200, ge=10)  # fewer: live performance never triggers
+    resamples: int = Field(500, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _check_buckets(self) -> MonitorParams:
+        edges = list(self.delay_buckets_hours)
+        if edges != sorted(set(edges)) or any(edge <= 0 for edge in edges):
+            raise ValueError("delay_buckets_hours must be strictly increasing positive hours")
+        return self
+
+
+class CostMatrixKpi(Section):
+    """Average cost per labelled row of the errors at the decision threshold (binary)."""
+
+    kind: Literal["cost_matrix"]
+    false_positive: float = Field(ge=0.0)
+    false_negative: float = Field(ge=0.0)
+    alert_threshold: float | None = None
+    direction: Literal["higher_is_better", "lower_is_better"] = "lower_is_better"
+
+
+class ValueCapturedKpi(Section):
+    """Value per labelled row of acting on the positive predictions at the threshold (binary):
+    each true positive earns `true_positive`, each false positive costs `false_positive`."""
+
+    kind: Literal["value_captured"]
+    true_positive: float
+    false_positive: float = Field(0.0, ge=0.0)
+    alert_threshold: float | None = None
+    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+
+
+KpiSpec = Annotated[CostMatrixKpi | ValueCapturedKpi, Field(discriminator="kind")]
+# Tasks each KPI kind is defined for; params naming another task fail at load.
+KPI_TASKS: dict[str, tuple[Task, ...]] = {
+    "cost_matrix": ("binary",),
+    "value_captured": ("binary",),
+}
+
+
 class RetrainParams(Section):
     """The scheduled retrain loop (`mlship ingest`, `mlship retrain`): batches and decision."""
 
@@ -253,24 +318,42 @@ class Params(Section):
     report: ReportParams = ReportParams()
     drift: DriftSettings = DriftSettings()
     retrain: RetrainParams = RetrainParams()
+    monitor: MonitorParams = MonitorParams()
+    kpi: dict[str, KpiSpec] = Field(default_factory=dict)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _refuse_unknown(
+    named: list[tuple[str, str]], known: tuple[str, ...], what: str, source: Path
+) -> None:
+    """Fail naming each (key, metric) whose metric is not among `known`."""
+    wrong = [f"'{key}'" for key, name in named if name not in known]
+    if wrong:
+        raise ParamsError(
+            f"{source}: {', '.join(wrong)}: not {what}; valid choices: {', '.join(known)}"
+        )
+
+
 def _check_metrics_fit_task(params: Params, source: Path) -> None:
-    """Fail naming each gate, key or retrain metric the task does not compute."""
+    """Fail naming each gate, key, retrain or live metric, or KPI, the task does not compute."""
     task = params.data.task
-    known = TASK_METRICS[task]
     named = [(f"gate.metrics.{name}", name) for name in params.gate.metrics]
     named += [(f"registry.key_metrics: {name}", name) for name in params.registry.key_metrics]
     if params.retrain.metric is not None:
         named.append(("retrain.metric", params.retrain.metric))
-    wrong = [f"'{key}'" for key, name in named if name not in known]
+    _refuse_unknown(named, TASK_METRICS[task], f"a metric of task '{task}'", source)
+    named = [(f"monitor.metrics: {name}", name) for name in params.monitor.metrics]
+    if params.rollout.performance_metric is not None:
+        named.append(("rollout.performance_metric", params.rollout.performance_metric))
+    _refuse_unknown(named, LIVE_METRICS[task], f"a live metric of task '{task}'", source)
+    wrong = [
+        f"'kpi.{name}': kind '{kpi.kind}' applies only to task {' or '.join(KPI_TASKS[kpi.kind])}"
+        for name, kpi in params.kpi.items()
+        if task not in KPI_TASKS[kpi.kind]
+    ]
     if wrong:
-        raise ParamsError(
-            f"{source}: {', '.join(wrong)}: not a metric of task '{task}'; "
-            f"valid choices: {', '.join(known)}"
-        )
+        raise ParamsError(f"{source}: {'; '.join(wrong)}, not to task '{task}'")
 
 
 def _describe(error: ValidationError, source: Path) -> str:

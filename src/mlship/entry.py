@@ -36,9 +36,18 @@ def run_main(
     An int that `run` returns is the exit code (a verdict it reported itself, as the gate's
     failing metrics); any other result means success.
     """
+    return run_command(parser, lambda args: run(load_params(args.params), args), argv)
+
+
+def run_command(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], Any],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """`run_main` for a command that needs no params (its parser need not be a stage_parser)."""
     args = parser.parse_args(argv)
     try:
-        result = run(load_params(args.params), args)
+        result = run(args)
     except MlshipError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -37,6 +37,9 @@ class RecordSettings(BaseSettings):
     max_file_rows: int = Field(50_000, ge=1, description="rows per file before rotating")
     max_files: int = Field(20, ge=1, description="files kept; the oldest are deleted")
     seed: int | None = Field(None, description="seed of the sampling (reproducible records)")
+    known_ids: int = Field(
+        100_000, ge=1, description="recorded rows whose ids the service remembers for /feedback"
+    )
 
 
 class RolloutSettings(BaseSettings):
@@ -79,6 +82,9 @@ class RetrainSettings(BaseSettings):
         "", description="where the retrain branch is pushed (default: the GitHub repository)"
     )
 
+    reason: str | None = Field(
+        None, description="why `mlship monitor --trigger` dispatched this retrain (its payload)"
+    )
 
 class GateSettings(BaseSettings):
     """`mlship gate` and `mlship baseline`: the branch the pull request is compared with."""

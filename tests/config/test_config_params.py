@@ -210,11 +210,58 @@ def test_a_key_metric_the_task_lacks_is_an_error() -> None:
     assert "'registry.key_metrics: pr_auc'" in error_of(raw)
 
 
+COST = {"kind": "cost_matrix", "false_positive": 1, "false_negative": 10}
+
+
+def test_a_binary_kpi_on_a_regression_task_is_an_error_naming_the_key() -> None:
+    raw = minimal(data={"task": "regression"}, kpi={"churn_cost": COST})
+    message = error_of(raw)
+    assert "'kpi.churn_cost': kind 'cost_matrix' applies only to task binary" in message
+    assert "not to task 'regression'" in message
+
+
+def test_a_kpi_with_an_unknown_key_or_kind_is_named() -> None:
+    assert "unknown key 'kpi.cost.cost_matrix.false_postive'" in error_of(
+        minimal(kpi={"cost": {**COST, "false_postive": 2}})
+    )
+    assert "'kpi.cost'" in error_of(minimal(kpi={"cost": {"kind": "profit"}}))
+
+
+def test_kpis_and_monitor_settings_parse_with_their_directions() -> None:
+    raw = minimal(
+        kpi={"cost": {**COST, "alert_threshold": 3}},
+        monitor={"performance_margin": 0.1, "min_labelled_rows": 50, "metrics": ["roc_auc"]},
+    )
+    params = parse_params(raw)
+    assert params.kpi["cost"].direction == "lower_is_better"
+    assert params.kpi["cost"].alert_threshold == 3
+    assert params.monitor.performance_margin == 0.1 and params.monitor.metrics == ("roc_auc",)
+
+
+def test_a_live_metric_the_task_lacks_is_an_error() -> None:
+    message = error_of(minimal(data={"task": "regression"}, monitor={"metrics": ["roc_auc"]}))
+    assert "'monitor.metrics: roc_auc'" in message and "valid choices: mae, rmse" in message
+    message = error_of(minimal(rollout={"performance_metric": "r2"}))
+    assert "'rollout.performance_metric'" in message
+
+
+def test_delay_buckets_must_increase() -> None:
+    assert "delay_buckets_hours" in error_of(minimal(monitor={"delay_buckets_hours": [24, 1]}))
+
+
+def test_live_metrics_are_metrics_the_bootstrap_resamples() -> None:
+    from mlship.config import LIVE_METRICS  # pylint: disable=import-outside-toplevel
+    from mlship.model.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
+
+    for task, names in LIVE_METRICS.items():
+        assert set(names) <= set(WEIGHTED[task])
+
+
 def test_metric_names_match_what_evaluation_and_the_gate_compute() -> None:
     import numpy as np  # pylint: disable=import-outside-toplevel
 
     from mlship.config import TASK_METRICS  # pylint: disable=import-outside-toplevel
-    from mlship.gate.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
+    from mlship.model.bootstrap import WEIGHTED  # pylint: disable=import-outside-toplevel
     from mlship.model.metrics import compute_metrics  # pylint: disable=import-outside-toplevel
 
     y = np.array([0, 1, 0, 1])

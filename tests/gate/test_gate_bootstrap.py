@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mlship.config import Task
-from mlship.gate.bootstrap import WEIGHTED, interval, paired_differences, resample_counts
+from mlship.model.bootstrap import WEIGHTED, interval, paired_differences, resample_counts
 from mlship.model.metrics import compute_metrics
 
 

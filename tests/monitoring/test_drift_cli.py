@@ -84,7 +84,16 @@ def _record(records: Path, batch: Path) -> None:
     for start in range(0, len(frame), 100):
         chunk = frame.iloc[start : start + 100]
         columns = {c: chunk[c].where(chunk[c].notna(), None).tolist() for c in chunk.columns}
-        recorder.record("champion", "1", columns, [0.5] * len(chunk))
+        observed = [0.5] * len(chunk)
+        recorder.record(
+            "champion",
+            "1",
+            columns,
+            observed,
+            request_id=f"req{start}",
+            batch=True,
+            predicted=[False] * len(chunk),
+        )
     recorder.close()
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 import yaml
 from prometheus_client import generate_latest
 
-from mlship.config import DriftSettings
+from mlship.config import CostMatrixKpi, DriftSettings, MonitorParams
 from mlship.monitoring.drift import detect_drift
+from mlship.monitoring.live import LiveCheck, ModelTarget, live_performance
 from mlship.monitoring.monitor import write_gauges
 from mlship.serving.metrics import ServiceMetrics
 
@@ -39,7 +40,22 @@ def _exported(tmp_path: Path) -> set[str]:
         reference_pred=rng.random(200),
         current_pred=rng.random(200),
     )
-    write_gauges(result, tmp_path / "drift.prom")
+    labelled = pd.DataFrame(
+        {
+            "ts": np.arange(200.0),
+            "delay_s": np.full(200, 60.0),
+            "role": "champion",
+            "version": "1",
+            "prediction": rng.random(200),
+            "label": rng.integers(0, 2, 200),
+        }
+    )
+    kpis = {"cost": CostMatrixKpi(kind="cost_matrix", false_positive=1, false_negative=5)}
+    perf = live_performance(
+        labelled, ModelTarget("binary", (0, 1)), MonitorParams(resamples=100), kpis, now=300.0
+    )
+    live = LiveCheck(perf, {"roc_auc": 0.8}, ["live roc_auc below training"])
+    write_gauges(result, tmp_path / "drift.prom", live)
     text += (tmp_path / "drift.prom").read_text(encoding="utf-8")
     names = set(NAME.findall(text))
     return names | {n.removesuffix(s) for n in names for s in SUFFIXES if n.endswith(s)}
@@ -53,6 +69,13 @@ def test_dashboard_and_alerts_query_only_exported_metrics(tmp_path: Path) -> Non
     queries += [r["expr"] for g in alerts["groups"] for r in g["rules"]]
     used = {name for query in queries for name in NAME.findall(query)}
     assert "mlship_drift_detected" in used and "mlship_predict_latency_seconds_bucket" in used
+    live = {
+        "mlship_live_metric_high",
+        "mlship_training_metric",
+        "mlship_kpi",
+        "mlship_live_labelled_rows",
+    }
+    assert live <= used and "mlship_concept_drift_detected" in used
     assert sorted(used - exported) == []
 
 

@@ -20,11 +20,24 @@ def _columns(start: int, rows: int) -> dict[str, list[object]]:
     return {"x": list(range(start, start + rows)), "city": ["a"] * rows}
 
 
+def _record(recorder: Recorder, start: int, observed: list[float]) -> bool:
+    rows = len(observed)
+    return recorder.record(
+        "champion",
+        "1",
+        _columns(start, rows),
+        observed,
+        request_id=f"r{start}",
+        batch=rows > 1,
+        predicted=[p > 0.5 for p in observed],
+    )
+
+
 def test_sampling_records_about_the_configured_share_of_requests(tmp_path: Path) -> None:
     settings = RecordSettings(dir=tmp_path, sample_rate=0.25, seed=7)
     recorder = Recorder(settings).start()
     for i in range(400):
-        recorder.record("champion", "1", _columns(i, 1), [0.5])
+        _record(recorder, i, [0.5])
     recorder.close()
     assert 70 <= recorder.recorded <= 130
     assert len(read_recent(tmp_path, 10_000)) == recorder.recorded == recorder.written
@@ -35,9 +48,7 @@ def test_a_full_queue_drops_records_instead_of_blocking_the_request(tmp_path: Pa
     queued: list[bool] = []
     # In a thread: a blocking put() would hang it, and the test reports that instead of hanging.
     caller = threading.Thread(
-        target=lambda: queued.extend(
-            recorder.record("champion", "1", _columns(i, 1), [0.1]) for i in range(50)
-        ),
+        target=lambda: queued.extend(_record(recorder, i, [0.1]) for i in range(50)),
         daemon=True,
     )
     caller.start()
@@ -51,7 +62,7 @@ def test_files_rotate_by_rows_and_only_the_newest_are_kept(tmp_path: Path) -> No
     settings = RecordSettings(dir=tmp_path, max_file_rows=10, max_files=3)
     recorder = Recorder(settings).start()
     for i in range(11):
-        recorder.record("champion", "1", _columns(i * 5, 5), [0.2] * 5)
+        _record(recorder, i * 5, [0.2] * 5)
     recorder.close()
     files = record_files(tmp_path)
     assert len(files) == 3

@@ -72,6 +72,16 @@ def test_force_retrains_a_stable_batch_and_comes_first(stable: DriftResult) -> N
     assert decision.reasons[0].startswith("forced")
 
 
+def test_the_monitors_trigger_retrains_a_stable_batch_and_records_its_reason(
+    stable: DriftResult,
+) -> None:
+    reason = "live roc_auc 0.52 [0.49, 0.55] on 900 labelled rows of version 1 is worse"
+    decision = decide("2026-08", "b.csv", stable, 1.0, 90, trigger=reason)
+    assert decision.action == "retrain"
+    assert decision.reasons == [f"triggered by production monitoring: {reason}"]
+    assert Decision.from_dict(decision.to_dict()).reasons == decision.reasons
+
+
 def test_performance_drop_beyond_the_threshold_is_a_reason() -> None:
     dropped = decide("2026-08", "b.csv", _check(ref_metric=0.82, cur_metric=0.70), 1.0, 90)
     assert dropped.action == "retrain"

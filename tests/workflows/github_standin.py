@@ -53,6 +53,19 @@ class GitHubStandIn:
     def _number(self) -> int:
         return 1 + len(self.pulls) + len(self.issues)
 
+    def _dispatch(self, body: Any) -> tuple[int, Any]:
+        """POST /repos/{owner}/{repo}/dispatches as GitHub's REST API documents it: event_type
+        required, 100 characters or fewer; client_payload an object of at most 10 top-level
+        properties; 204 No Content, or 422 Validation Failed."""
+        event = body.get("event_type") if isinstance(body, dict) else None
+        payload = body.get("client_payload", {}) if isinstance(body, dict) else None
+        if not isinstance(event, str) or not 0 < len(event) <= 100:
+            return 422, {"message": "Validation Failed", "errors": ["event_type"]}
+        if not isinstance(payload, dict) or len(payload) > 10:
+            return 422, {"message": "Validation Failed", "errors": ["client_payload"]}
+        self.dispatches.append(body)
+        return 204, None
+
     def handle(  # pylint: disable=too-many-return-statements
         self, method: str, path: str, query: dict[str, str], body: Any, auth: str
     ) -> tuple[int, Any]:
@@ -68,8 +81,7 @@ class GitHubStandIn:
                 return 404, {"message": "Not Found"}
             kind, number = match["kind"], match["n"]
             if kind == "dispatches" and method == "POST":
-                self.dispatches.append(body)
-                return 204, None
+                return self._dispatch(body)
             items = self.pulls if kind == "pulls" else self.issues
             if method == "GET" and number is None:
                 found = [i for i in items if i["state"] == query.get("state", "open")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +13,24 @@ from mlship.errors import DataError
 from mlship.files import write_atomic
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text: Collection[str]) -> pd.DataFrame:
     # low_memory=False: infer each column's type from all its rows, not chunk by chunk, so a
     # code column with text far down the file is all text (no DtypeWarning, no int/str mix).
-    return pd.read_csv(path, low_memory=False)
+    return pd.read_csv(path, low_memory=False, dtype={name: str for name in text} or None)
 
 
-READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+def _read_parquet(path: Path, _: Collection[str]) -> pd.DataFrame:
+    return pd.read_parquet(path)  # a Parquet column has its type: no inference to steer
+
+
+READERS: dict[str, Callable[[Path, Collection[str]], pd.DataFrame]] = {
     ".csv": _read_csv,
-    ".parquet": pd.read_parquet,
+    ".parquet": _read_parquet,
 }
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file.
+def read_table(path: Path, text: Collection[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file; a CSV file's `text` columns stay text ("007" is not 7).
 
     Raises:
         DataError: the file is missing, empty, of an unknown kind, or not parseable.
@@ -39,7 +43,7 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: data file is empty")
     try:
-        frame = reader(path)
+        frame = reader(path, text)
     except UnicodeDecodeError as error:
         raise DataError(_not_utf8(path, error)) from None
     except (ValueError, OSError, pd.errors.ParserError) as error:

@@ -16,7 +16,7 @@ from mlship.config import GateParams, Params
 from mlship.data.io import read_table
 from mlship.errors import DataError, Incomparable, ModelError, ParamsError
 from mlship.files import read_json, write_json, write_text
-from mlship.gate.bootstrap import FloatArray
+from mlship.model.bootstrap import FloatArray
 from mlship.gate.policy import POLICY_CHANGE, GateResult, check_policy, judge
 from mlship.model.artifact import load_model
 from mlship.model.scoring import Labels, predict_scores, scores_from_frame

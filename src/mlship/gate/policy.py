@@ -11,7 +11,7 @@ import numpy as np
 from mlship.config import GateParams, Task
 from mlship.errors import ParamsError
 from mlship.files import json_safe
-from mlship.gate.bootstrap import WEIGHTED, FloatArray, interval, paired_differences
+from mlship.model.bootstrap import WEIGHTED, FloatArray, interval, paired_differences
 from mlship.model.metrics import HIGHER_IS_BETTER, compute_metrics
 
 Verdict = Literal["pass", "fail", "inconclusive"]

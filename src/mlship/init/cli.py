@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from mlship.config import DEFAULT_PARAMS, Task, parse_params
+from mlship.config import DEFAULT_PARAMS, KPI_TASKS, Task, parse_params
 from mlship.data.io import read_table
 from mlship.data.pinned import find_pin
 from mlship.errors import MlshipError, ParamsError
@@ -155,8 +155,11 @@ def run(args: argparse.Namespace) -> int:
         "numeric": inference.numeric,
         "categorical": inference.categorical,
     }
-    new_text = set_section(
-        _unstamped(text), "data", data_section, f"written by mlship init from {source}"
+    new_text = _fit_kpis(
+        set_section(
+            _unstamped(text), "data", data_section, f"written by mlship init from {source}"
+        ),
+        task,
     )
     defaults = task_defaults(frame, task, args.target, [*inference.numeric, *inference.categorical])
     defaults["validate.schema_file"] = schema_path.as_posix()
@@ -211,6 +214,15 @@ def _advise(task: Task, changed: list[str]) -> None:
         f"hyperparams (the estimator){threshold}, gate.metrics floors (what your users need)"
     )
     print(f"mlship init: next: make pipeline, then git add {' '.join(dict.fromkeys(changed))}")
+
+
+def _fit_kpis(text: str, task: Task) -> str:
+    """Empty the `kpi:` section when its KPIs (the example's are binary) do not fit `task`."""
+    kpis = (yaml.safe_load(text) or {}).get("kpi") or {}
+    kinds = {spec.get("kind") for spec in kpis.values() if isinstance(spec, dict)}
+    if all(task in KPI_TASKS.get(str(kind), (task,)) for kind in kinds):
+        return text
+    return set_section(text, "kpi", {}, f"no KPI of task {task} declared yet")
 
 
 def _model_name(data_path: Path) -> str:

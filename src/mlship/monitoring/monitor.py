@@ -5,6 +5,11 @@ the training rows (features, and the champion's scores on them against the recor
 predictions), writes the drift reports, and writes Prometheus gauges to `<records>/drift.prom`,
 which the service appends to its own /metrics: one scrape target, no extra port. With
 `--trigger` a drifted window sends a `repository_dispatch` (type `retrain`) to GitHub.
+
+When labels have arrived (`POST /feedback`, `mlship feedback ingest`), it also joins them to the
+recorded predictions and computes live performance and the KPIs (live.json, live.md, live.html
+and `mlship_live_*` / `mlship_kpi*` gauges); a live figure worse than the training one beyond
+`monitor.performance_margin`, or a KPI beyond its alert threshold, triggers the same retrain.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,16 +32,35 @@ from mlship.errors import DataError
 from mlship.monitoring.check import prepare, score_frames
 from mlship.monitoring.drift import detect_drift
 from mlship.monitoring.drift_report import write_reports
+from mlship.monitoring.live import LiveCheck
+from mlship.monitoring.live_check import live_check
+from mlship.monitoring.live_report import add_live_gauges, write_live_reports
 from mlship.monitoring.recorder import GAUGES, PREDICTION, read_recent
 from mlship.monitoring.results import DriftResult
-from mlship.monitoring.trigger import fire_retrain
+from mlship.monitoring.trigger import drift_reasons, fire_retrain
 from mlship.settings import RecordSettings, read_settings
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """One monitor run: drift of the inputs, and live performance when labels exist."""
+
+    drift: DriftResult
+    live: LiveCheck | None
+
+    def retrain_reasons(self) -> tuple[list[str], dict[str, Any]]:
+        """(why to retrain, payload details): data drift, then concept drift and KPI alerts."""
+        reasons, details = drift_reasons(self.drift)
+        if self.live is not None:
+            reasons += self.live.reasons
+            details["labelled_rows"] = self.live.labelled_rows()
+        return reasons, details
 
 
 def monitor_once(
     params: Params, records: Path, window: int, out: Path, role: str = "champion"
-) -> DriftResult:
-    """Check the newest `window` recorded rows of `role`; write reports and gauges."""
+) -> MonitorResult:
+    """Check the newest `window` recorded rows of `role` and the labels; write reports, gauges."""
     recorded = read_recent(records, window * 4)
     if not recorded.empty and "role" in recorded.columns:
         recorded = recorded[recorded["role"] == role]
@@ -60,12 +85,15 @@ def monitor_once(
         reference, current, list(data.numeric), list(data.categorical), params.drift, **extra
     )
     write_reports(result, reference, current, out)
-    write_gauges(result, records / GAUGES)
-    return result
+    live = live_check(params, records)
+    if live is not None:
+        write_live_reports(live.performance, live.training, live.reasons, out)
+    write_gauges(result, records / GAUGES, live)
+    return MonitorResult(result, live)
 
 
-def write_gauges(result: DriftResult, path: Path) -> None:
-    """Write the drift gauges in Prometheus' text format (atomically: temp file, rename)."""
+def write_gauges(result: DriftResult, path: Path, live: LiveCheck | None = None) -> None:
+    """Write the drift (and live performance) gauges in Prometheus' text format, atomically."""
     registry = CollectorRegistry()
     Gauge("mlship_drift_detected", "1 when the last window drifted", registry=registry).set(
         int(result.drifted)
@@ -103,6 +131,8 @@ def write_gauges(result: DriftResult, path: Path) -> None:
         Gauge(
             "mlship_drift_prediction_psi", "PSI of predictions vs training", registry=registry
         ).set(result.prediction.psi)
+    if live is not None:
+        add_live_gauges(registry, live.performance, live.training, live.reasons)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
 
@@ -115,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--window", type=int, default=5_000, help="newest rows to check")
     parser.add_argument("--out", type=Path, default=Path("reports/monitor"), help="report dir")
-    parser.add_argument("--trigger", action="store_true", help="dispatch a retrain on drift")
+    parser.add_argument(
+        "--trigger",
+        action="store_true",
+        help="dispatch a retrain on drift, concept drift or a KPI alert",
+    )
     parser.add_argument(
         "--cooldown-hours", type=float, default=24.0, help="at most one trigger per this long"
     )
@@ -127,12 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in range(max(1, args.times)):
             if run and args.every:
                 time.sleep(args.every)
-            result = monitor_once(params, records, args.window, args.out)
+            checked = monitor_once(params, records, args.window, args.out)
+            result = checked.drift
             drivers = ", ".join(result.drifted_features) or "none"
             state = "drift" if result.drifted else "no drift"
             print(f"{parser.prog}: {state} in {result.n_current} rows (features: {drivers})")
+            if checked.live is not None:
+                verdict = "; ".join(checked.live.reasons) or "within bounds"
+                print(
+                    f"{parser.prog}: live performance on {checked.live.labelled_rows()} "
+                    f"labelled rows: {verdict}"
+                )
             if args.trigger:
-                fired = fire_retrain(result, records / "trigger.json", args.cooldown_hours)
+                reasons, details = checked.retrain_reasons()
+                fired = fire_retrain(
+                    reasons, details, records / "trigger.json", args.cooldown_hours
+                )
                 verb = "retrain triggered" if fired["fired"] else "no trigger"
                 print(f"{parser.prog}: {verb} ({fired['reason']})")
 

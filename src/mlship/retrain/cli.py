@@ -26,7 +26,8 @@ def _run(params: Params, args: argparse.Namespace) -> None:
     settings = read_settings(RetrainSettings)
     force = args.force or settings.force
     month = args.month or (settings.month or "").strip() or None
-    run(params, args.params, month, force)
+    trigger = (settings.reason or "").strip() or None
+    run(params, args.params, month, force, trigger)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -84,9 +84,18 @@ def decide(
     model_age_days: float | None,
     max_age_days: int | None,
     force: bool = False,
+    trigger: str | None = None,
 ) -> Decision:
-    """Retrain when forced, on drift or a performance drop, or when the champion is too old."""
+    """Retrain when forced, triggered by the production monitor, on drift or a performance
+    drop, or when the champion is too old.
+
+    The monitor's trigger (concept drift seen on live labels, a KPI alert, live data drift) is a
+    reason of its own: a concept shift leaves the batch's inputs unchanged, so the batch's
+    drift check cannot see it.
+    """
     reasons, notes = drift_reasons(result)
+    if trigger:
+        reasons.insert(0, f"triggered by production monitoring: {trigger}")
     if force:
         reasons.insert(0, "forced by the workflow input or RETRAIN_FORCE")
     if model_age_days is None:

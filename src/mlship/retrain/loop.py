@@ -106,8 +106,13 @@ def retrain(params: Params, params_file: Path, decision: Decision, paths: Paths)
     save_decision(paths, decision)
 
 
-def run(params: Params, params_file: Path, month: str | None, force: bool) -> Decision:
-    """Validate, check drift, decide, and retrain when the decision says so."""
+def run(
+    params: Params, params_file: Path, month: str | None, force: bool, trigger: str | None = None
+) -> Decision:
+    """Validate, check drift, decide, and retrain when the decision says so.
+
+    `trigger` is the monitor's reason when a repository_dispatch started this run.
+    """
     paths = Paths(params)
     if paths.out.exists():
         shutil.rmtree(paths.out)
@@ -129,7 +134,9 @@ def run(params: Params, params_file: Path, month: str | None, force: bool) -> De
         params.paths.model_dir,
     )
     age = model_age_days(params)
-    decision = decide(month, str(batch), result, age, params.retrain.max_model_age_days, force)
+    decision = decide(
+        month, str(batch), result, age, params.retrain.max_model_age_days, force, trigger
+    )
     save_decision(paths, decision)
     print(decision.headline())
     if decision.action == "retrain":

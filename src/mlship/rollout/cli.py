@@ -15,7 +15,7 @@ from mlship.errors import RolledBack, RolloutError
 from mlship.registry.core import Registry, connect
 from mlship.rollout.client import ServiceClient
 from mlship.rollout.controller import Controller
-from mlship.settings import RolloutSettings, read_settings, variable
+from mlship.settings import RecordSettings, RolloutSettings, read_settings, variable
 from mlship.tracking import mlflow_errors, tracking_uri
 
 URL_ENV = variable(RolloutSettings, "deploy_url")
@@ -114,7 +114,8 @@ def _run(params: Params, args: argparse.Namespace) -> None:
     service = ServiceClient(url, token)
     try:
         with mlflow_errors(tracking_uri(params.paths.mlflow_dir)):
-            controller = Controller(params, connect(params), service)
+            records = read_settings(RecordSettings).dir
+            controller = Controller(params, connect(params), service, records=records)
             if args.action == "abort":
                 cleared = controller.abort()
                 print(f"aborted: champion only; challenger {cleared or 'none'} cleared")

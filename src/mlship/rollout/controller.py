@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from mlship.config import Params
+from mlship.config import LIVE_METRICS, Params
 from mlship.errors import MlshipError, RolloutError, ServiceRefused
+from mlship.monitoring.live_check import role_metric
 from mlship.registry.core import CHALLENGER, CHAMPION, Registry
 from mlship.rollout.client import ServiceClient, loaded_version
 from mlship.rollout.observe import MetricNames, RoleFigures, Snapshot, prediction_psi
-from mlship.rollout.policy import RolloutResult, StepReport, judge
+from mlship.rollout.policy import LiveFigures, RolloutResult, StepReport, judge
 from mlship.rollout.run_log import RolloutRun
 
 _POLL_SECONDS = 0.25
@@ -32,8 +34,12 @@ class Controller:
         service: ServiceClient,
         names: MetricNames = MetricNames(),
         say: Callable[[str], None] = print,
+        records: Path | None = None,
     ) -> None:
+        """`records` is the service's MLSHIP_RECORD_DIR, read by the performance guard."""
         self.params = params
+        self.records = records
+        self.started = time.time()
         self.policy = params.rollout
         self.registry = registry
         self.service = service
@@ -57,6 +63,7 @@ class Controller:
             f"rollout of {self.registry.name}: challenger version {challenger} against champion "
             f"version {champion} at {self.service.url}, steps {list(self.policy.steps)}%"
         )
+        self.started = time.time()
         with RolloutRun(self.params, self.registry.name, champion, challenger) as record:
             unloadable = self._load(champion, challenger)
             if unloadable is not None:
@@ -149,8 +156,18 @@ class Controller:
             challenger_p95_ms=window.p95_seconds * 1000,
             champion_p95_ms=baseline.p95_seconds * 1000,
             psi=prediction_psi(baseline, window),
-            breaches=judge(window, baseline, self.policy),
+            breaches=judge(window, baseline, self.policy, self._live()),
         )
+
+    def _live(self) -> LiveFigures | None:
+        """The guard's metric per role on the labels of this rollout's predictions."""
+        if not self.policy.performance_guard:
+            return None
+        if self.records is None:
+            raise RolloutError("rollout.performance_guard is on but no records directory is set")
+        metric = self.policy.performance_metric or LIVE_METRICS[self.params.data.task][0]
+        figures = role_metric(self.params, self.records, metric, self.started)
+        return LiveFigures(figures[CHALLENGER], figures[CHAMPION])
 
     def _promote(self, challenger: str) -> None:
         promoted = self.registry.promote()

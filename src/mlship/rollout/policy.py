@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from mlship.config import RolloutParams
+from mlship.model.metrics import HIGHER_IS_BETTER
+from mlship.monitoring.live import Estimate
 from mlship.rollout.observe import RoleFigures, prediction_psi
 
 Decision = Literal["promoted", "rolled_back"]
@@ -59,8 +61,52 @@ class RolloutResult:
     run_id: str | None = None
 
 
-def judge(challenger: RoleFigures, champion: RoleFigures, policy: RolloutParams) -> list[str]:
-    """Every way the challenger's window breaches the policy (empty: the step passes)."""
+@dataclass(frozen=True)
+class LiveFigures:
+    """The guard's metric on the labels of each role's predictions during the rollout."""
+
+    challenger: Estimate | None
+    champion: Estimate | None
+
+
+def performance_breaches(live: LiveFigures, policy: RolloutParams) -> list[str]:
+    """Whether the challenger's live metric is worse than the champion's beyond the margin.
+
+    The two models answered different rows, so no pairing: the challenger breaches when its
+    whole bootstrap interval is worse than the champion's value by more than the margin.
+    Too few labelled rows is a breach, as too few requests is: the guard cannot vouch for it.
+    """
+    short = [
+        f"{role} has {0 if figure is None else figure.n} labelled rows, fewer than "
+        f"min_labelled_rows={policy.min_labelled_rows}"
+        for role, figure in (("challenger", live.challenger), ("champion", live.champion))
+        if figure is None or figure.n < policy.min_labelled_rows
+    ]
+    if short or live.challenger is None or live.champion is None:
+        return short
+    new, old, margin = live.challenger, live.champion, policy.performance_margin
+    if HIGHER_IS_BETTER[new.name]:
+        worse = new.high < old.value - margin
+    else:
+        worse = new.low > old.value + margin
+    if not worse:
+        return []
+    return [
+        f"live {new.name} {new.value:.4f} [{new.low:.4f}, {new.high:.4f}] is worse than the "
+        f"champion's {old.value:.4f} by more than performance_margin={margin:g}"
+    ]
+
+
+def judge(
+    challenger: RoleFigures,
+    champion: RoleFigures,
+    policy: RolloutParams,
+    live: LiveFigures | None = None,
+) -> list[str]:
+    """Every way the challenger's window breaches the policy (empty: the step passes).
+
+    `live` is read only when `policy.performance_guard` is on.
+    """
     breaches = []
     for role, figures in (("challenger", challenger), ("champion", champion)):
         if figures.requests < policy.min_requests:
@@ -86,4 +132,6 @@ def judge(challenger: RoleFigures, champion: RoleFigures, policy: RolloutParams)
     shift = prediction_psi(champion, challenger)
     if shift > policy.max_psi:
         breaches.append(f"prediction PSI {shift:.3f} exceeds max_psi={policy.max_psi}")
+    if policy.performance_guard:
+        breaches += performance_breaches(live or LiveFigures(None, None), policy)
     return breaches

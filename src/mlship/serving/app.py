@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
 from mlship.errors import MlshipError, ModelError
-from mlship.monitoring.recorder import Recorder, RecordSettings
+from mlship.monitoring.recorder import RecordSettings
 from mlship.serving.loading import Loaded, read_metadata
 from mlship.serving.middleware import BodyLimit, HttpMetrics, RequestBound
 from mlship.serving.problems import http_error, internal_error, invalid_request, mlship_error
-from mlship.serving.routes import admin, ops
+from mlship.serving.routes import admin, feedback, ops
 from mlship.serving.routes.predict import predict_router
 from mlship.serving.schema import request_models, same_interface
 from mlship.serving.service import Service
@@ -53,9 +53,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
                 f"champion {champion.model.source} changed its features or classes while the "
                 "service started; start it again"
             )
-        record = RecordSettings()
-        if record.enabled:
-            service.recorder = Recorder(record).start()
+        service.start_recording(RecordSettings())
         try:
             yield
         finally:
@@ -71,6 +69,7 @@ def create_app(settings: ServeSettings | None = None, preloaded: Loaded | None =
     app.include_router(predict_router(models))
     app.include_router(ops.router)
     app.include_router(admin.router)
+    app.include_router(feedback.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(MlshipError, mlship_error)

@@ -23,6 +23,10 @@ class ModelRef(BaseModel):
 class Prediction(BaseModel):
     """One record's prediction."""
 
+    request_id: str = Field(
+        description="this row's id, for POST /feedback: the request id, or `<request id>/<index>`"
+        " in a batch"
+    )
     prediction: str | int | float | bool
     probability: float | None = Field(
         None, description="P(positive class) for binary, top class probability for multiclass"
@@ -39,6 +43,7 @@ class SinglePrediction(Prediction, ModelRef):
 class BatchPrediction(ModelRef):
     """The answer to a batch, in request order."""
 
+    request_id: str = Field(description="the caller's X-Request-Key, or a generated id")
     predictions: list[Prediction]
 
 

@@ -14,7 +14,8 @@ from fastapi import HTTPException
 from pydantic import BaseModel
 
 from mlship.errors import LoadFailed, ModelError
-from mlship.monitoring.recorder import Recorder
+from mlship.monitoring.labels import FeedbackStore
+from mlship.monitoring.recorder import Recorder, RecordSettings
 from mlship.serving.admin_bodies import TrafficUpdate
 from mlship.serving.batching import Batcher
 from mlship.serving.loading import Loaded, Result, ServedModel, load_models
@@ -71,6 +72,8 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
         self.metrics: ServiceMetrics | None = None
         # Live recording for `mlship monitor` (MLSHIP_RECORD_*); None when disabled.
         self.recorder: Recorder | None = None
+        # The label store of POST /feedback: needs the recorder and MLSHIP_FEEDBACK_TOKEN.
+        self.feedback: FeedbackStore | None = None
         self.reload_lock = asyncio.Lock()
         self.background: set[asyncio.Task[None]] = set()
 
@@ -172,6 +175,29 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
             self.recorder = None
+        if self.feedback is not None:
+            await asyncio.to_thread(self.feedback.close)
+            self.feedback = None
+
+    def start_recording(self, record: RecordSettings) -> None:
+        """Start the recorder and the label store, as far as they are configured."""
+        token = self.settings.feedback_token is not None
+        if not record.enabled:
+            if token:
+                log.warning(
+                    "MLSHIP_FEEDBACK_TOKEN is set but recording is off: POST /feedback answers "
+                    "503 until MLSHIP_RECORD_ENABLED=true"
+                )
+            return
+        recorder = self.recorder = Recorder(record).start()
+        if token:
+            self.feedback = FeedbackStore(
+                record.dir,
+                recorder.knows,
+                queue_size=record.queue_size,
+                max_file_rows=record.max_file_rows,
+                remembered=record.known_ids,
+            ).start()
 
     def _publish_weight(self) -> None:
         if self.metrics is not None:
@@ -242,9 +268,9 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
             log.error("shadow challenger %s failed: %.300r", slot.model.version, error)
 
     async def predict(
-        self, records: list[BaseModel], key: str | None
+        self, records: list[BaseModel], key: str | None, request_id: str, batch: bool
     ) -> tuple[Slot, Route, Result]:
-        """Route, score (and shadow), returning who answered and what."""
+        """Route, score (and shadow), record under `request_id`; return who answered and what."""
         champion = self.champion
         if champion is None:
             raise HTTPException(503, "model not loaded")
@@ -270,5 +296,14 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
             observed = [
                 p if p is not None else v for p, v in zip(result.probabilities, result.predictions)
             ]
-            self.recorder.record(slot.role, slot.model.version, columns, observed)
+            self.recorder.record(
+                slot.role,
+                slot.model.version,
+                columns,
+                observed,
+                request_id=request_id,
+                batch=batch,
+                predicted=result.predictions,
+                probabilities=result.class_probabilities,
+            )
         return slot, route, result

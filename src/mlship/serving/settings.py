@@ -33,6 +33,9 @@ class ServeSettings(BaseSettings):
     micro_batch: bool = True
     batch_window_ms: float = Field(2.0, ge=0.0, le=1000.0)
     admin_token: SecretStr | None = Field(None, description="bearer token for /admin/*")
+    feedback_token: SecretStr | None = Field(
+        None, description="bearer token for POST /feedback (unset: feedback is off, 404)"
+    )
     max_body_bytes: int = Field(4_000_000, ge=1024)
     threads: int = Field(1, ge=1, le=256, description="OpenMP/BLAS threads per model worker")
     mlflow_dir: Path = Path("mlruns")

@@ -1,4 +1,5 @@
-"""Paired bootstrap of metric differences, vectorised over resamples.
+"""Bootstrap of metrics (paired differences for the gate, one sample for live performance),
+vectorised over resamples.
 
 A resample is a vector of row counts (how often each held-out row was drawn), so every metric
 is a weighted metric and a block of resamples is one matrix: no Python loop over rows.
@@ -228,6 +229,24 @@ def paired_differences(
                 - metric(weights, y, baseline, thresholds[0])
             )
     return {name: np.concatenate(parts) for name, parts in out.items()}
+
+
+def estimate(
+    statistic: Callable[[FloatArray], FloatArray],
+    rows: int,
+    resamples: int,
+    seed: int,
+    confidence: float,
+) -> tuple[float, float, float]:
+    """(point, low, high) of a weighted statistic: all rows once, then its percentile interval.
+
+    `statistic` maps a block of count vectors (block x rows) to one value per vector, as the
+    WEIGHTED metrics do once their rows are bound.
+    """
+    point = float(statistic(np.ones((1, rows)))[0])
+    draws = np.concatenate([statistic(w) for w in resample_counts(rows, resamples, seed)])
+    low, high = interval(draws, confidence)
+    return point, low, high
 
 
 def interval(differences: FloatArray, confidence: float) -> tuple[float, float]:
