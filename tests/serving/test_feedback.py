@@ -139,7 +139,7 @@ def test_a_label_that_is_not_a_json_scalar_is_a_422_naming_the_item(live: Live) 
     assert stamp.json()["detail"][0]["loc"] == ["body", "labels", 0, "timestamp"]
     malformed = live.feedback([{"id": "no spaces allowed", "label": 1}])
     assert malformed.json()["detail"][0]["loc"] == ["body", "labels", 0, "id"]
-    too_many = live.feedback([{"id": f"n{i}", "label": 1} for i in range(10_001)])
+    too_many = live.feedback([{"id": f"n{i}", "label": 1} for i in range(1_001)])
     assert too_many.status_code == 422
     assert too_many.json()["detail"][0]["loc"] == ["body", "labels"]
     # Nothing of a refused batch was stored: the id is still unlabelled.

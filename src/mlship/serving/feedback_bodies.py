@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from mlship.monitoring.labels import epoch_seconds
 from mlship.monitoring.recorder import ROW_ID_PATTERN
 
-MAX_LABELS = 10_000
+# Small enough that one label too many is a 422, not the body limit's 413 (1,001 labels: ~50 kB)
+MAX_LABELS = 1000
 MAX_LABEL_TEXT = 1000
 
 
