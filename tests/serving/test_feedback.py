@@ -139,7 +139,7 @@ def test_a_label_that_is_not_a_json_scalar_is_a_422_naming_the_item(live: Live) 
     assert stamp.json()["detail"][0]["loc"] == ["body", "labels", 0, "timestamp"]
     malformed = live.feedback([{"id": "no spaces allowed", "label": 1}])
     assert malformed.json()["detail"][0]["loc"] == ["body", "labels", 0, "id"]
-    too_many = live.feedback([{"id": f"n{i}", "label": 1} for i in range(10_001)])
+    too_many = live.feedback([{"id": f"n{i}", "label": 1} for i in range(1_001)])
     assert too_many.status_code == 422
     assert too_many.json()["detail"][0]["loc"] == ["body", "labels"]
     # Nothing of a refused batch was stored: the id is still unlabelled.
@@ -188,8 +188,7 @@ def test_the_openapi_schema_names_the_request_id_and_the_feedback_token(live: Li
     feedback = spec["paths"]["/feedback"]["post"]
     assert set(feedback["responses"]) >= {"200", "401", "403", "404", "422", "503"}
     assert feedback["security"] and "FeedbackCounts" in schemas
-    stamp = schemas["LabelIn"]["properties"]["timestamp"]["anyOf"]
-    assert {"type": "string"} in stamp and {"type": "number"} in stamp
+    assert "ISO-8601" in schemas["LabelIn"]["properties"]["timestamp"]["description"]
 
 
 def test_feedback_off_answers_404_naming_the_setting_it_lacks(

@@ -43,6 +43,11 @@ def _service(
         "MLSHIP_ADMIN_TOKEN": TOKEN,
         "MLSHIP_MAX_BODY_BYTES": "200000",
         "MLSHIP_MAX_BATCH": "100",
+        # Feedback on, so that the fuzzing reaches POST /feedback's body (the one token opens
+        # both it and /admin/*; without, every call is a 404 and schemathesis warns).
+        "MLSHIP_FEEDBACK_TOKEN": TOKEN,
+        "MLSHIP_RECORD_ENABLED": "true",
+        "MLSHIP_RECORD_DIR": "records",
     }
     # Two models to load: a start on a loaded 2-core machine took over 60 s (a deadline for the
     # harness, not a figure under test).
