@@ -86,6 +86,7 @@ class RetrainSettings(BaseSettings):
         None, description="why `mlship monitor --trigger` dispatched this retrain (its payload)"
     )
 
+
 class GateSettings(BaseSettings):
     """`mlship gate` and `mlship baseline`: the branch the pull request is compared with."""
 
