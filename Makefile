@@ -129,8 +129,12 @@ workflow-lint: $(call needs,workflow-lint) ## Lint .github (actionlint, shellche
 # Two test tiers (tests/tiers.py): `fast` needs no root and nothing installed by hand; `system`
 # needs `make system-deps` once. A tier that selects no test fails (pytest exits 5).
 # `make test` sets up what the system tier needs first (system-deps: sudo when not root).
-test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, both tiers (runs make system-deps first)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The coverage floor of `make test`: the fast tier alone covered 89.79 % of mlship's lines and
+# branches in-process on 1 December 2026 (stages run as subprocesses are not counted). Raise it
+# as tests are added; never lower it to pass.
+COVERAGE_FLOOR ?= 89
+test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, both tiers (runs make system-deps first), with the coverage floor
+	$(BIN)/python -m pytest --cov=mlship --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # The fast tier runs one pytest-xdist worker per core (`-n auto`: 2 on a 2-core machine). Each
 # test file stays on one worker (loadfile): a module-scoped fixture is then built once, and

@@ -185,13 +185,17 @@ def test_service_serves_the_champion_alias_and_follows_a_promotion_on_reload(
     )
     meta = json.loads((root / params.paths.model_dir / "model.json").read_text())
     rows = meta["input_example"]
+    # One request key for both: the answers' request ids then match too.
+    key = {"X-Request-Key": "same-rows"}
     with TestClient(create_app(local)) as client:
-        expected = client.post("/predict", json={"records": rows}).json()["predictions"]
+        expected = client.post("/predict", json={"records": rows}, headers=key).json()[
+            "predictions"
+        ]
     with TestClient(create_app(remote)) as client:
         described = client.get("/model").json()
         assert described["champion"]["version"] == "1"
         assert described["challenger"] is None  # alias unset: no challenger, not an error
-        answer = client.post("/predict", json={"records": rows}).json()
+        answer = client.post("/predict", json={"records": rows}, headers=key).json()
         assert answer["model_version"] == "1"
         assert answer["predictions"] == expected
         registry.register(store[1][1])

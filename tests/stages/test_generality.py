@@ -104,6 +104,7 @@ def run_on(
             "registry": {"key_metrics": []},
         }
     )
+    raw["kpi"] = {}  # the example's KPIs are binary ones too (an override would merge into them)
     metrics = run_pipeline(make_project(root, raw), with_data=False)
     assert json.loads((root / "metrics.json").read_text()) == {
         key: round(value, 6) for key, value in metrics.items()

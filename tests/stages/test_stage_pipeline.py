@@ -73,6 +73,7 @@ def test_regression_split_ignores_stratify() -> None:
     }
     raw["gate"]["metrics"] = {"rmse": {}}  # the example's binary metrics are an error here
     raw["registry"]["key_metrics"] = []
+    raw["kpi"] = {}  # the example's KPIs are binary ones too
     params = parse_params(raw)
     frame = split.prepare(generate_churn(300, seed=2), params)
     train_part, test_part = split.split_frame(frame, params)
