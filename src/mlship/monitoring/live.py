@@ -234,7 +234,7 @@ def live_performance(
     return LivePerformance(tuple(slices), invalid)
 
 
-def _worse_beyond(estimate_: Estimate, reference: float, margin: float, higher: bool) -> bool:
+def worse_beyond(estimate_: Estimate, reference: float, margin: float, higher: bool) -> bool:
     """Whether the whole interval lies on the bad side of `reference` by more than `margin`."""
     if higher:
         return estimate_.high < reference - margin
@@ -261,7 +261,7 @@ def concept_drift_reasons(
         for metric in part.metrics:
             reference = training.get(metric.name)
             higher = HIGHER_IS_BETTER[metric.name]
-            if reference is None or not _worse_beyond(
+            if reference is None or not worse_beyond(
                 metric, reference, params.performance_margin, higher
             ):
                 continue
@@ -272,7 +272,7 @@ def concept_drift_reasons(
             )
         for figure in part.kpis:
             spec = kpis[figure.name]
-            if spec.alert_threshold is None or not _worse_beyond(
+            if spec.alert_threshold is None or not worse_beyond(
                 figure, spec.alert_threshold, 0.0, spec.direction == "higher_is_better"
             ):
                 continue

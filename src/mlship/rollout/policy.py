@@ -8,7 +8,7 @@ from typing import Literal
 
 from mlship.config import RolloutParams
 from mlship.model.metrics import HIGHER_IS_BETTER
-from mlship.monitoring.live import Estimate
+from mlship.monitoring.live import Estimate, worse_beyond
 from mlship.rollout.observe import RoleFigures, prediction_psi
 
 Decision = Literal["promoted", "rolled_back"]
@@ -85,11 +85,7 @@ def performance_breaches(live: LiveFigures, policy: RolloutParams) -> list[str]:
     if short or live.challenger is None or live.champion is None:
         return short
     new, old, margin = live.challenger, live.champion, policy.performance_margin
-    if HIGHER_IS_BETTER[new.name]:
-        worse = new.high < old.value - margin
-    else:
-        worse = new.low > old.value + margin
-    if not worse:
+    if not worse_beyond(new, old.value, margin, HIGHER_IS_BETTER[new.name]):
         return []
     return [
         f"live {new.name} {new.value:.4f} [{new.low:.4f}, {new.high:.4f}] is worse than the "

@@ -186,7 +186,7 @@ class Service:  # pylint: disable=too-many-instance-attributes  # the app's one 
             if token:
                 log.warning(
                     "MLSHIP_FEEDBACK_TOKEN is set but recording is off: POST /feedback answers "
-                    "503 until MLSHIP_RECORD_ENABLED=true"
+                    "404 until MLSHIP_RECORD_ENABLED=true"
                 )
             return
         recorder = self.recorder = Recorder(record).start()
