@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export ITERATIVE_DO_NOT_TRACK ?= 1
 
 .PHONY: help install format format-check lint typecheck security workflow-lint test test-fast \
-	test-system system-deps init data \
+	test-system test-durations system-deps init data \
 	repro pipeline ci bench-pipeline clean validate bench-ci pr-number pr-comment all-green \
 	smoke baseline gate report serve bench-serve lock
 
@@ -142,8 +142,24 @@ test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, bo
 # handed out in collection order (no reorder), not largest first: xdist's default would leave
 # the slowest files, each a single end-to-end test, for last. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= auto
-test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier on every core: no root, container engine, act or servers (the PR test job)
-	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+FAST := -m fast -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# TEST_SHARD=K/N runs the K-th of N parts of the fast tier (ci.yml's test matrix, one runner
+# each). pytest-split cuts the collection order into N contiguous parts of equal recorded
+# duration (tests/durations.json), so a file and its module fixtures stay in one part.
+TEST_SHARD ?=
+ifneq ($(TEST_SHARD),)
+ifneq ($(words $(subst /, ,$(TEST_SHARD))),2)
+$(error TEST_SHARD=$(TEST_SHARD): give the part and the number of parts as K/N, e.g. 1/3)
+endif
+endif
+DURATIONS := --durations-path tests/durations.json
+shard = --splits $(lastword $(subst /, ,$(TEST_SHARD))) --group $(firstword $(subst /, ,$(TEST_SHARD)))
+SPLIT = $(if $(TEST_SHARD),$(shard) --splitting-algorithm duration_based_chunks $(DURATIONS))
+test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier on every core: no root, container engine, act or servers (the PR test job; TEST_SHARD=K/N runs one part)
+	$(BIN)/python -m pytest $(FAST) $(SPLIT) $(PYTEST_ARGS)
+
+test-durations: $(call needs,runtime test workflow-lint) ## Run the fast tier and record each test's duration in tests/durations.json (how TEST_SHARD splits it)
+	$(BIN)/python -m pytest $(FAST) --store-durations --clean-durations $(DURATIONS) $(PYTEST_ARGS)
 
 test-system: $(call needs,runtime test workflow-lint) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
 	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)
