@@ -20,6 +20,11 @@ Before the timed run the jobs that save such a cache run once, untimed, as main'
 did: on GitHub a pull request restores the DVC cache that run saved, so main's baseline and the
 unchanged stages come from DVC's run-cache instead of being retrained.
 
+A job with a `strategy.matrix` of lists (ci.yml's test job, split in parts) runs once per
+combination, each instance alone on its 2 cores as on its own runner, with its `${{ matrix.* }}`
+and `${{ strategy.* }}` values in its `env:`. A job that needs it starts when the last instance
+ends, and is handed the result GitHub gives a matrix: failure if any instance failed.
+
 What the simulation lacks: the runner's queue and VM start, downloading wheels uv has not
 cached (a warm cache here has every wheel) and the cache service's transfer times. What it
 adds: this machine's other load (the load average is printed before and after).
@@ -34,6 +39,7 @@ what ci.yml says (`make test-fast`, the fast tier); --pytest-args adds pytest op
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -65,11 +71,15 @@ EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
 @dataclass
 class Job:
-    """One job of the workflow, and what happened when it ran."""
+    """One job of the workflow (one instance of a matrix job), and what happened when it ran."""
 
     name: str
     spec: dict[str, Any]
+    # The ids of the workflow's jobs it needs (every instance of a matrix job).
     needs: list[str]
+    # Its workflow job id, and its `${{ matrix.* }}` / `${{ strategy.* }}` values.
+    job_id: str = ""
+    values: dict[str, str] = field(default_factory=dict)
     # On the graph: start = the latest end of its needs, end = start + its own wall time.
     start: float = 0.0
     end: float = 0.0
@@ -82,15 +92,63 @@ class Job:
     timings: list[tuple[str, float]] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def slug(self) -> str:
+        """Its name as a file name: `test (1)` is `test-1` (make breaks on spaces in paths)."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-")
+
+
+def matrix_values(job_id: str, spec: dict[str, Any]) -> list[dict[str, str]]:
+    """The expression values of each instance of a job: one empty set without a matrix."""
+    matrix = (spec.get("strategy") or {}).get("matrix")
+    if not matrix:
+        return [{}]
+    if not isinstance(matrix, dict) or not all(isinstance(v, list) for v in matrix.values()):
+        raise SystemExit(f"bench-ci: {job_id}'s matrix must map each key to a list of values")
+    combinations = list(itertools.product(*matrix.values()))
+    return [
+        {
+            **{f"matrix.{key}": str(value) for key, value in zip(matrix, combination)},
+            "strategy.job-index": str(index),
+            "strategy.job-total": str(len(combinations)),
+        }
+        for index, combination in enumerate(combinations)
+    ]
+
 
 def load_jobs(workflow: Path) -> dict[str, Job]:
-    """The workflow's jobs with their `needs`, in file order."""
+    """The workflow's jobs, one per matrix instance, with their `needs`, in file order."""
     data = yaml.safe_load(workflow.read_text(encoding="utf-8"))
     jobs: dict[str, Job] = {}
-    for name, spec in data["jobs"].items():
+    for job_id, spec in data["jobs"].items():
         needs = spec.get("needs", [])
-        jobs[name] = Job(name, spec, [needs] if isinstance(needs, str) else list(needs))
+        needs = [needs] if isinstance(needs, str) else list(needs)
+        for values in matrix_values(job_id, spec):
+            shown = [v for k, v in values.items() if k.startswith("matrix.")]
+            name = f"{job_id} ({', '.join(shown)})" if shown else job_id
+            jobs[name] = Job(name, spec, needs, job_id, values)
     return jobs
+
+
+def instances(jobs: dict[str, Job], job_ids: list[str]) -> list[Job]:
+    """Every instance of the given workflow jobs."""
+    return [job for job in jobs.values() if job.job_id in job_ids]
+
+
+def needs_result(jobs: dict[str, Job], job_id: str) -> str:
+    """`needs.<id>.result` as GitHub gives it: a matrix fails when one of its instances did."""
+    results = {job.result for job in instances(jobs, [job_id])}
+    for result in ("failure", "cancelled", "pending"):
+        if result in results:
+            return result
+    return "skipped" if results == {"skipped"} else "success"
+
+
+def resolve(key: str, value: object, values: dict[str, str]) -> str:
+    """An `env:` value with its matrix and strategy expressions filled in; any other
+    expression is what a pull-request run here evaluates it to (SIMULATED_ENV, else empty)."""
+    text = EXPRESSION.sub(lambda m: values.get(m.group(0)[3:-2].strip(), m.group(0)), str(value))
+    return SIMULATED_ENV.get(key, "") if EXPRESSION.search(text) else text
 
 
 def runs_despite_failures(condition: object) -> bool:
@@ -111,13 +169,13 @@ def step_env(step: dict[str, Any], jobs: dict[str, Job], job: Job) -> dict[str, 
     for key, value in (step.get("env") or {}).items():
         text = str(value)
         if text.replace(" ", "") == "${{toJSON(needs)}}":
-            text = json.dumps({n: {"result": jobs[n].result} for n in job.needs})
+            text = json.dumps({n: {"result": needs_result(jobs, n)} for n in job.needs})
         elif text.replace(" ", "") == "${{toJSON(steps)}}":
             text = json.dumps(
                 {i: {"outcome": o, "conclusion": o, "outputs": {}} for i, o in job.outcomes.items()}
             )
-        elif EXPRESSION.search(text):
-            text = SIMULATED_ENV.get(key, "")
+        else:
+            text = resolve(key, text, job.values)
         env[key] = text
     return env
 
@@ -193,7 +251,7 @@ def in_needs_order(jobs: dict[str, Job]) -> list[Job]:
         ready = [
             job
             for job in jobs.values()
-            if job not in ordered and all(jobs[n] in ordered for n in job.needs)
+            if job not in ordered and all(n in ordered for n in instances(jobs, job.needs))
         ]
         if not ready:
             raise SystemExit(
@@ -214,14 +272,14 @@ class Simulation:
 
     def run_job(self, job: Job, workflow_env: dict[str, str], label: str = "") -> None:
         """Run the job alone (unless a need failed and its `if:` does not allow it); time it."""
-        failed_needs = [n for n in job.needs if self.jobs[n].result != "success"]
+        failed_needs = [n for n in job.needs if needs_result(self.jobs, n) != "success"]
         started = time.monotonic()
         if failed_needs and not runs_despite_failures(job.spec.get("if")):
             job.result = "skipped"
         else:
             self.steps(job, workflow_env, label)
         job.seconds = time.monotonic() - started
-        job.start = max((self.jobs[n].end for n in job.needs), default=0.0)
+        job.start = max((n.end for n in instances(self.jobs, job.needs)), default=0.0)
         job.end = job.start + job.seconds
         print(
             f"  {label}{job.name}: {job.result} in {job.seconds:.1f} s "
@@ -231,18 +289,18 @@ class Simulation:
 
     def steps(self, job: Job, workflow_env: dict[str, str], label: str) -> None:
         """Run the job's steps as the runner would, timing install and run steps apart."""
-        workspace = self.work / "jobs" / f"{label}{job.name}"
+        workspace = self.work / "jobs" / f"{label}{job.slug}"
         subprocess.run(
             ["git", "clone", "--quiet", str(self.origin), str(workspace)], check=True
         )  # nosec B603 B607
         env = {
             **self.base_env,
             **workflow_env,
-            **{k: str(v) for k, v in job.spec.get("env", {}).items()},
+            **{k: resolve(k, v, job.values) for k, v in job.spec.get("env", {}).items()},
         }
         failed = False
         saved_on_success: list[dict[str, Any]] = []
-        log = (self.work / f"{label}{job.name}.log").open("w", encoding="utf-8")
+        log = (self.work / f"{label}{job.slug}.log").open("w", encoding="utf-8")
         for step in job.spec.get("steps", []):
             condition = step.get("if")
             if (failed and not runs_despite_failures(condition)) or (
@@ -316,10 +374,11 @@ class Simulation:
 
 def critical_path(jobs: dict[str, Job]) -> list[str]:
     """The chain of `needs` that ends last: the path that decides the wall time."""
-    last = max(jobs.values(), key=lambda job: job.end)
-    chain = [last.name]
-    while jobs[chain[-1]].needs:
-        chain.append(max(jobs[chain[-1]].needs, key=lambda name: jobs[name].end))
+    job = max(jobs.values(), key=lambda job: job.end)
+    chain = [job.name]
+    while job.needs:
+        job = max(instances(jobs, job.needs), key=lambda need: need.end)
+        chain.append(job.name)
     return chain[::-1]
 
 
@@ -356,7 +415,7 @@ def print_report(jobs: dict[str, Job], work: Path) -> float:
         )
     for job in jobs.values():
         for note in job.notes:
-            print(f"  {job.name}: {note} (log: {work / (job.name + '.log')})")
+            print(f"  {job.name}: {note} (log: {work / (job.slug + '.log')})")
     chain = critical_path(jobs)
     wall = max(job.end for job in jobs.values())
     print(f"\ncritical path: {' -> '.join(chain)}")
@@ -366,10 +425,10 @@ def print_report(jobs: dict[str, Job], work: Path) -> float:
     verdict = "within" if wall <= GOAL_SECONDS else "over"
     goal = f"{verdict} the {GOAL_SECONDS:.0f} s goal"
     print(f"wall time until {chain[-1]} is known: {wall:.1f} s, {goal}")
-    if "test" in jobs:
-        test = jobs["test"]
+    for test in instances(jobs, ["test"]):
         verdict = "within" if test.run <= TEST_GOAL_SECONDS else "over"
-        print(f"test job: {test.run:.1f} s of tests, {verdict} the {TEST_GOAL_SECONDS:.0f} s goal")
+        goal = f"{verdict} the {TEST_GOAL_SECONDS:.0f} s goal"
+        print(f"{test.name} job: {test.run:.1f} s of tests, {goal}")
     return wall
 
 
@@ -399,7 +458,9 @@ def main(argv: list[str] | None = None) -> int:
             f"warming the caches main's push run saves (untimed): {', '.join(j.name for j in warm)}"
         )
         for job in warm:
-            simulation.run_job(Job(job.name, job.spec, []), workflow_env, "main-")
+            simulation.run_job(
+                Job(job.name, job.spec, [], job.job_id, job.values), workflow_env, "main-"
+            )
     for job in in_needs_order(jobs):
         simulation.run_job(job, workflow_env)
     print_report(jobs, work)

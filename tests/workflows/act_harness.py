@@ -301,7 +301,9 @@ class ActRun:
 def _record(run: ActRun, record: dict[str, Any]) -> None:
     """File one line of act's JSON log under its job and, for a step with an id, that step."""
     job = str(record["jobID"])
-    if "jobResult" in record:
+    # The instances of a matrix job (ci.yml's test parts) share its id: as on GitHub, the job
+    # fails if one of them failed.
+    if "jobResult" in record and run.jobs.get(job) != "failure":
         run.jobs[job] = record["jobResult"]
     if record.get("raw_output"):
         text = str(record.get("msg", ""))
@@ -317,7 +319,8 @@ def _record(run: ActRun, record: dict[str, Any]) -> None:
     key = (job, str(step_id[0]))
     run.step_output.setdefault(key, []).append(text)
     if "stepResult" in record and len(step_id) == 1 and record.get("stage") == "Main":
-        run.steps[key] = str(record["stepResult"])
+        if run.steps.get(key) != "failure":
+            run.steps[key] = str(record["stepResult"])
 
 
 @dataclass

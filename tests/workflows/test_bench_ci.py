@@ -104,3 +104,43 @@ def test_the_pipeline_steps_after_a_failure_are_the_ones_ci_yml_lets_run() -> No
         "actions/upload-artifact",
     ]
     assert jobs["check"].needs == ["lint", "format", "security", "test", "pipeline"]
+
+
+MATRIX = """\
+jobs:
+  test:
+    strategy:
+      matrix:
+        part: [1/2, 2/2]
+    env:
+      TEST_SHARD: ${{ matrix.part }} of ${{ strategy.job-total }}
+    steps: []
+  check:
+    needs: test
+    steps: []
+"""
+
+
+def test_a_matrix_job_runs_once_per_value_and_fails_its_dependents_if_one_part_fails(
+    tmp_path: Path,
+) -> None:
+    workflow = tmp_path / "m.yml"
+    workflow.write_text(MATRIX, encoding="utf-8")
+    jobs = bench_ci.load_jobs(workflow)
+    assert list(jobs) == ["test (1/2)", "test (2/2)", "check"]
+    first, second = bench_ci.instances(jobs, ["test"])
+    env = [
+        bench_ci.resolve(k, v, job.values)
+        for job in (first, second)
+        for k, v in job.spec["env"].items()
+    ]
+    assert env == ["1/2 of 2", "2/2 of 2"]
+    names = [job.name for job in bench_ci.in_needs_order(jobs)]
+    assert names == ["test (1/2)", "test (2/2)", "check"]
+    first.result, second.result = "success", "failure"
+    assert bench_ci.needs_result(jobs, "test") == "failure"
+    second.result = "success"
+    assert bench_ci.needs_result(jobs, "test") == "success"
+    first.end, second.end, jobs["check"].end = 10.0, 30.0, 31.0
+    assert bench_ci.critical_path(jobs) == ["test (2/2)", "check"]
+    assert second.slug == "test-2-2"
