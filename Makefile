@@ -144,22 +144,13 @@ test: $(call needs,runtime test workflow-lint) system-deps ## Run every test, bo
 TEST_WORKERS ?= auto
 FAST := -m fast -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # TEST_SHARD=K/N runs the K-th of N parts of the fast tier (ci.yml's test matrix, one runner
-# each). pytest-split cuts the collection order into N contiguous parts of equal recorded
-# duration (tests/durations.json), so a file and its module fixtures stay in one part.
+# each): whole files, balanced by the durations `make test-durations` records (tests/shards.py).
 TEST_SHARD ?=
-ifneq ($(TEST_SHARD),)
-ifneq ($(words $(subst /, ,$(TEST_SHARD))),2)
-$(error TEST_SHARD=$(TEST_SHARD): give the part and the number of parts as K/N, e.g. 1/3)
-endif
-endif
-DURATIONS := --durations-path tests/durations.json
-shard = --splits $(lastword $(subst /, ,$(TEST_SHARD))) --group $(firstword $(subst /, ,$(TEST_SHARD)))
-SPLIT = $(if $(TEST_SHARD),$(shard) --splitting-algorithm duration_based_chunks $(DURATIONS))
 test-fast: $(call needs,runtime test workflow-lint) ## Run the fast tier on every core: no root, container engine, act or servers (the PR test job; TEST_SHARD=K/N runs one part)
-	$(BIN)/python -m pytest $(FAST) $(SPLIT) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(FAST) $(if $(TEST_SHARD),--shard $(TEST_SHARD)) $(PYTEST_ARGS)
 
-test-durations: $(call needs,runtime test workflow-lint) ## Run the fast tier and record each test's duration in tests/durations.json (how TEST_SHARD splits it)
-	$(BIN)/python -m pytest $(FAST) --store-durations --clean-durations $(DURATIONS) $(PYTEST_ARGS)
+test-durations: $(call needs,runtime test workflow-lint) ## Run the fast tier and record each test file's duration in tests/durations.json (how TEST_SHARD splits it)
+	$(BIN)/python -m pytest $(FAST) --record-durations $(PYTEST_ARGS)
 
 test-system: $(call needs,runtime test workflow-lint) ## Run the system tier: act workflows, image build, live rollouts, PostgreSQL and MLflow servers
 	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)

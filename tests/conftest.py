@@ -16,6 +16,8 @@ from mlship.config import Params, parse_params
 from mlship.gate import baseline
 
 REPO = Path(__file__).resolve().parents[1]
+# `--shard K/N` and `--store-durations`: parts of the fast tier for ci.yml's test jobs.
+pytest_plugins = ["shards"]
 
 
 def tier_of(item: pytest.Item) -> str:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess  # nosec B404
 import sys
 from pathlib import Path
 
+import pytest
+import shards
+
 REPO = Path(__file__).resolve().parents[1]
-SELECTION = "tests/config"
+# Four small files: three parts of whole files, none empty.
+SELECTION = (
+    "tests/config tests/test_errors.py tests/test_settings.py tests/report/test_report_markdown.py"
+)
 
 
 def make_test_fast(*variables: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +51,37 @@ def test_three_parts_run_every_test_of_the_selection_once_and_none_is_empty() ->
     assert len(set(tests)) == len(tests) == parts[0][1], (len(tests), parts[0][1])
 
 
-def test_a_shard_that_is_not_k_of_n_is_refused_with_the_form_it_takes() -> None:
+def test_a_shard_that_is_not_k_of_n_is_refused_naming_the_form_it_takes() -> None:
     result = make_test_fast("TEST_SHARD=3")
     assert result.returncode != 0
-    assert "TEST_SHARD=3: give the part and the number of parts as K/N, e.g. 1/3" in result.stderr
+    assert "--shard 3: give the part and the number of parts as K/N, with 1 <= K <= N" in (
+        result.stderr
+    )
+
+
+def test_whole_files_go_longest_first_to_the_least_loaded_part() -> None:
+    durations = {"a.py": 50.0, "b.py": 30.0, "c.py": 20.0, "d.py": 10.0}
+    parts = shards.assign(["d.py", "c.py", "b.py", "a.py", "new.py"], durations, 2)
+    # new.py is not recorded: it counts as the mean, 27.5 s.
+    assert parts == {"a.py": 0, "b.py": 1, "new.py": 1, "c.py": 0, "d.py": 1}
+
+
+def test_recorded_durations_keep_files_not_run_and_drop_files_that_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "tests").mkdir()
+    for name in ("run.py", "not_run.py"):
+        (tmp_path / "tests" / name).touch()
+    record = tmp_path / "tests" / "durations.json"
+    record.write_text('{"tests/gone.py": 9, "tests/not_run.py": 4, "tests/run.py": 1}')
+    monkeypatch.setattr(shards, "DURATIONS", record)
+    recorder = shards.DurationRecorder()
+    for when, seconds in (("setup", 2.0), ("call", 3.0), ("teardown", 0.5)):
+        recorder.pytest_runtest_logreport(
+            pytest.TestReport(
+                "tests/run.py::test_x", ("", 0, ""), {}, "passed", None, when, [], seconds
+            )
+        )
+    recorder.pytest_sessionfinish()
+    assert json.loads(record.read_text()) == {"tests/not_run.py": 4, "tests/run.py": 5.5}
+    assert [p.name for p in record.parent.iterdir() if p.name.startswith(".")] == []
