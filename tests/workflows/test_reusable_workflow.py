@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 PIPELINE = WORKFLOWS / "pipeline.yml"
 # Which caller job calls pipeline.yml, and what it asks of it.
-CALLERS = {"train.yml": "train"}
+CALLERS = {"train.yml": "train", "release.yml": "pipeline"}
 LEVELS = {"none": 0, "read": 1, "write": 2}
 # A boolean input takes a YAML boolean or an expression; a string input a string.
 TYPES: dict[str, tuple[type, ...]] = {"boolean": (bool, str), "string": (str,)}
@@ -48,7 +48,7 @@ CALLS = calls()
 IDS = [f"{workflow}:{job_id}" for workflow, job_id, _, _ in CALLS]
 
 
-def test_the_callers_call_the_pipeline_workflow() -> None:
+def test_train_and_release_call_the_pipeline_workflow() -> None:
     assert {(workflow, job_id) for workflow, job_id, _, _ in CALLS} == set(CALLERS.items())
     assert {called for *_, called in CALLS} == {PIPELINE}
     for _, _, job, _ in CALLS:
