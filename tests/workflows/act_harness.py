@@ -36,6 +36,8 @@ PINS = UPSTREAM / "pins.json"
 EVENTS = HERE / "events"
 ACT = Path(sys.executable).parent / "act"
 WORKFLOWS = REPO / ".github" / "workflows"
+# How a job names a reusable workflow of the same repository.
+LOCAL_WORKFLOW = "./.github/workflows/"
 GITHUB_REPOSITORY = "acme/mlship"
 # Far future: the prepared virtualenv counts as installed, so `make` never reinstalls into it.
 INSTALLED_MTIME = 4_102_444_800  # 2100-01-01
@@ -76,6 +78,56 @@ def workflow_pins() -> list[Pin]:
         for workflow in sorted(WORKFLOWS.glob("*.yml"))
         for name, subdir, sha, tag in USES.findall(workflow.read_text(encoding="utf-8"))
     ]
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    """A workflow as data (PyYAML reads the `on` key as True)."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def called_workflow(root: Path, job: dict[str, Any]) -> Path | None:
+    """The file of the local reusable workflow a job calls (`uses: ./.github/workflows/x.yml`)."""
+    uses = str(job.get("uses", ""))
+    return root / uses.removeprefix("./") if uses.startswith(LOCAL_WORKFLOW) else None
+
+
+def job_steps(root: Path, workflow: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each job's steps; a job calling a local reusable workflow runs the steps of its jobs."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for job_id, job in load_workflow(workflow)["jobs"].items():
+        called = called_workflow(root, job)
+        if called is None:
+            found[job_id] = list(job.get("steps", []))
+        else:
+            jobs = load_workflow(called)["jobs"].values()
+            found[job_id] = [step for inner in jobs for step in inner.get("steps", [])]
+    return found
+
+
+def callers(root: Path, workflow: Path) -> dict[str, str]:
+    """Each job of the reusable workflows this one calls -> the id of the job calling it.
+
+    act logs a called workflow's jobs under their own ids; this map files them under the caller's,
+    as GitHub shows `caller / called`. A called job id that another job of the workflow also has
+    would be ambiguous in act's log: refused.
+    """
+    jobs = load_workflow(workflow)["jobs"]
+    found: dict[str, str] = {}
+    for job_id, job in jobs.items():
+        called = called_workflow(root, job)
+        if called is None:
+            continue
+        for inner in load_workflow(called)["jobs"]:
+            if inner in found or (inner in jobs and inner != job_id):
+                raise AssertionError(
+                    f"{workflow.name}: job {inner!r} of {called.name} cannot be told apart "
+                    "from another job in act's log; rename one"
+                )
+            found[inner] = job_id
+    return found
 
 
 def verified_pins() -> dict[str, dict[str, str]]:
@@ -269,6 +321,7 @@ class ActRun:
     stderr: str = ""
     steps: dict[tuple[str, str], str] = field(default_factory=dict)  # (job, step id) -> result
     step_output: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    callers: dict[str, str] = field(default_factory=dict)  # called workflow's job -> caller job
 
     def result(self, job: str) -> str:
         """`success` or `failure`; a job act never ran (unmet `needs`) is `skipped`."""
@@ -300,7 +353,7 @@ class ActRun:
 
 def _record(run: ActRun, record: dict[str, Any]) -> None:
     """File one line of act's JSON log under its job and, for a step with an id, that step."""
-    job = str(record["jobID"])
+    job = run.callers.get(str(record["jobID"]), str(record["jobID"]))
     # The instances of a matrix job (ci.yml's test parts) share its id: as on GitHub, the job
     # fails if one of them failed.
     if "jobResult" in record and run.jobs.get(job) != "failure":
@@ -420,14 +473,13 @@ class Scenario:
             timeout=timeout,
             check=False,
         )  # nosec B603
-        jobs = yaml.safe_load(
-            (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
-        )["jobs"]
+        path = self.repo / ".github" / "workflows" / workflow
         declared = {
-            name: frozenset(str(s["id"]) for s in job.get("steps", []) if "id" in s)
-            for name, job in jobs.items()
+            name: frozenset(str(s["id"]) for s in steps if "id" in s)
+            for name, steps in job_steps(self.repo, path).items()
         }
         run = ActRun(proc.returncode, time.monotonic() - start, declared, stderr=proc.stderr)
+        run.callers = callers(self.repo, path)
         for line in proc.stdout.splitlines():
             try:
                 record = json.loads(line)

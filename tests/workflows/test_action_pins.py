@@ -54,11 +54,15 @@ def contract(inputs: dict[str, Any]) -> dict[str, tuple[bool, str | None]]:
 
 
 def uses_steps() -> list[tuple[str, str, dict[str, Any]]]:
-    """(workflow, action, with) for every step that uses a pinned action."""
+    """(workflow, action, with) for every step that uses a pinned action.
+
+    A job calling a reusable workflow has no steps of its own: its steps are in the called file,
+    which is one of these workflows too.
+    """
     found = []
     for path in sorted(WORKFLOWS.glob("*.yml")):
         for job in yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"].values():
-            for step in job["steps"]:
+            for step in job.get("steps", []):
                 if "uses" in step:
                     found.append((path.name, step["uses"].split("@")[0], step.get("with") or {}))
     return found
