@@ -99,7 +99,8 @@ lock: ## Regenerate every lock from requirements/*.in (UPGRADE=1 to upgrade ever
 	$(LOCK) requirements/uv.in --output-file=requirements/uv.txt
 	$(LOCK) requirements/runtime.in --output-file=requirements.txt
 	$(LOCK) requirements/dev.in --output-file=requirements-dev.txt
-	$(LOCK) requirements/serve.in --output-file=requirements/serve.txt
+	$(LOCK) requirements/serve.in --excludes requirements/serve.excludes --output-file=requirements/serve.txt
+	$(LOCK) requirements/serve-databricks.in --output-file=requirements/serve-databricks.txt
 	$(foreach group,$(filter-out runtime,$(ALL_GROUPS)),$(LOCK) requirements/$(group).in \
 		--constraint requirements-dev.txt --output-file=requirements/$(group).txt;)
 
