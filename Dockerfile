@@ -25,9 +25,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # This layer is reused until the lock changes. Only what serving imports is installed (DVC, the
 # MLflow server and plotting stay out: a third of the size): requirements/serve.txt, the closure
-# of requirements/serve.in at requirements.txt's versions without mlflow-skinny's Databricks
-# client, every file checked against its hash. SERVING_EXTRAS=databricks installs
-# requirements/serve-databricks.txt instead, for a Databricks registry (26 MB more).
+# of requirements/serve.in at requirements.txt's versions without what only a Databricks
+# registry imports (requirements/serve.excludes), every file checked against its hash.
+# SERVING_EXTRAS=databricks installs requirements/serve-databricks.txt instead (15 MB more).
 # No bytecode for every module (the runtime stage compiles what serving imports), and what only
 # building or testing against a package uses: test suites, type stubs, Cython and C sources and
 # headers, and the symbols of the packages' own extension modules (strip: 31 MB). The libraries
@@ -39,12 +39,13 @@ RUN lock="serve${SERVING_EXTRAS:+-$SERVING_EXTRAS}.txt" \
  && { test -f "$lock" || { echo "SERVING_EXTRAS=$SERVING_EXTRAS: no requirements/$lock" >&2; exit 1; }; } \
  && python -m pip --python /opt/mlship/bin/python install --require-hashes --no-deps \
         --no-compile -r "$lock" \
- && cd /opt/mlship/lib/python3.11/site-packages \
- && find . -depth -type d -name tests -prune -exec rm -rf {} + \
- && find . -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' -o -name '*.pxi' \
+ && site=/opt/mlship/lib/python3.11/site-packages \
+ && find "$site" -depth -type d -name tests -prune -exec rm -rf {} + \
+ && find "$site" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' -o -name '*.pxi' \
         -o -name '*.[ch]' -o -name '*.cpp' -o -name '*.hpp' \) -delete \
- && rm -rf numpy/_core/include \
- && find . -path './*.libs' -prune -o -type f -name '*.so' -exec strip --strip-unneeded {} +
+ && rm -rf "$site/numpy/_core/include" \
+ && find "$site" -path "$site/*.libs" -prune -o -type f -name '*.so' \
+        -exec strip --strip-unneeded {} +
 
 # --------------------------------------------------------------------------- the package wheel
 FROM deps AS wheel
