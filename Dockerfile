@@ -17,15 +17,35 @@ WORKDIR /build
 # A virtualenv with no pip or setuptools of its own: the base image's pip installs into it
 # (`--python`), so nothing that only installs reaches the runtime image.
 RUN python -m venv --without-pip /opt/mlship
+# strip, for the packages' own extension modules below; this stage never reaches the runtime
+# image, so its version is whatever the base's Debian release has.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends binutils \
+ && rm -rf /var/lib/apt/lists/*
 # This layer is reused until the lock changes. Only what serving imports is installed (DVC, the
 # MLflow server and plotting stay out: a third of the size): requirements/serve.txt, the closure
-# of requirements/serve.in at requirements.txt's versions, every file checked against its hash.
-# No bytecode for every module and no test suites (a third of what is left); the runtime stage
-# compiles what serving imports.
-COPY requirements/serve.txt ./
-RUN python -m pip --python /opt/mlship/bin/python install --require-hashes --no-deps \
-        --no-compile -r serve.txt \
- && find /opt/mlship/lib -depth -type d -name tests -prune -exec rm -rf {} +
+# of requirements/serve.in at requirements.txt's versions without what only a Databricks
+# registry imports (requirements/serve.excludes), every file checked against its hash.
+# SERVING_EXTRAS=databricks installs requirements/serve-databricks.txt instead (15 MB more).
+# No bytecode for every module (the runtime stage compiles what serving imports), and what only
+# building or testing against a package uses: test suites, type stubs, Cython and C sources and
+# headers, and the symbols of the packages' own extension modules (strip: 31 MB). The libraries
+# bundled in *.libs/ keep theirs: stripping a library auditwheel patched breaks it ("ELF load
+# command address/offset not page-aligned", numpy's OpenBLAS).
+ARG SERVING_EXTRAS=""
+COPY requirements/serve*.txt ./
+RUN lock="serve${SERVING_EXTRAS:+-$SERVING_EXTRAS}.txt" \
+ && { test -f "$lock" || { echo "SERVING_EXTRAS=$SERVING_EXTRAS: no requirements/$lock" >&2; exit 1; }; } \
+ && python -m pip --python /opt/mlship/bin/python install --require-hashes --no-deps \
+        --no-compile -r "$lock" \
+ && site=/opt/mlship/lib/python3.11/site-packages \
+ && find "$site" -depth -type d -name tests -prune -exec rm -rf {} + \
+ && find "$site" -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' -o -name '*.pxi' \
+        -o -name '*.[ch]' -o -name '*.cpp' -o -name '*.hpp' \) -delete \
+ && rm -rf "$site/numpy/_core/include" \
+ && find "$site" -path "$site/*.libs" -prune -o -type f -name '*.so' \
+        -exec strip --strip-unneeded {} +
 
 # --------------------------------------------------------------------------- the package wheel
 FROM deps AS wheel
@@ -45,8 +65,10 @@ RUN groupadd --gid 10001 mlship \
 # Dependencies and the package in separate layers: a code change leaves the big one cached.
 COPY --from=deps /opt/mlship /opt/mlship
 COPY --from=wheel /build/dist/ /tmp/dist/
-RUN python -m pip --python /opt/mlship/bin/python install --no-deps --no-cache-dir \
-        --no-compile /tmp/dist/*.whl \
+# PYTHONDONTWRITEBYTECODE: the base's pip and stdlib ship no bytecode, and running pip would
+# otherwise leave 12 MB of it in this layer.
+RUN PYTHONDONTWRITEBYTECODE=1 python -m pip --python /opt/mlship/bin/python install \
+        --no-deps --no-cache-dir --no-compile /tmp/dist/*.whl \
  && rm -rf /tmp/dist
 COPY ${MODEL_DIR}/model.skops ${MODEL_DIR}/model.json /opt/mlship-model/
 # Bytecode for exactly what serving imports (the service, uvicorn's protocols, the model's own

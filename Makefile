@@ -99,7 +99,8 @@ lock: ## Regenerate every lock from requirements/*.in (UPGRADE=1 to upgrade ever
 	$(LOCK) requirements/uv.in --output-file=requirements/uv.txt
 	$(LOCK) requirements/runtime.in --output-file=requirements.txt
 	$(LOCK) requirements/dev.in --output-file=requirements-dev.txt
-	$(LOCK) requirements/serve.in --output-file=requirements/serve.txt
+	$(LOCK) requirements/serve.in --excludes requirements/serve.excludes --output-file=requirements/serve.txt
+	$(LOCK) requirements/serve-databricks.in --output-file=requirements/serve-databricks.txt
 	$(foreach group,$(filter-out runtime,$(ALL_GROUPS)),$(LOCK) requirements/$(group).in \
 		--constraint requirements-dev.txt --output-file=requirements/$(group).txt;)
 
@@ -279,14 +280,18 @@ SHA ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 PUSH ?= $(CONTAINER) push
 LOGIN ?= $(CONTAINER) login
 
-.PHONY: image image-smoke push-image rollout rollout-abort rollback train-register
+.PHONY: image image-smoke bench-image push-image rollout rollout-abort rollback train-register
 
-image: ## Build the serving image IMAGE with the model in MODEL_DIR baked in
+image: ## Build the serving image IMAGE with the model in MODEL_DIR baked in (SERVING_EXTRAS=databricks for a Databricks registry)
 	@test -s $(MODEL_DIR)/model.skops || { echo "image: no model in $(MODEL_DIR); run make repro first" >&2; exit 1; }
-	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format=docker) --build-arg MODEL_DIR=$(MODEL_DIR) -t $(IMAGE) .
+	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format=docker) --build-arg MODEL_DIR=$(MODEL_DIR) \
+		$(if $(SERVING_EXTRAS),--build-arg SERVING_EXTRAS=$(SERVING_EXTRAS)) -t $(IMAGE) .
 
 image-smoke: $(call needs,runtime) ## Run IMAGE on loopback: /ready, /predict, 422 on bad input, non-root user
 	$(BIN)/python tools/image_smoke.py --container $(CONTAINER) --image $(IMAGE) --model-dir $(MODEL_DIR)
+
+bench-image: $(call needs,runtime) ## Print IMAGE's size (layers, largest packages) and 3 start-ups to /ready, read-only root
+	$(BIN)/python benchmarks/bench_image.py --container $(CONTAINER) --image $(IMAGE)
 
 push-image: ## Push IMAGE as IMAGE_REPO:VERSION and IMAGE_REPO:sha-SHA (logs in when REGISTRY_TOKEN is set)
 	@[[ "$(VERSION)" =~ ^[A-Za-z0-9_.-]+$$ ]] || { echo "push-image: bad VERSION '$(VERSION)'" >&2; exit 1; }

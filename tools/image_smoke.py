@@ -70,9 +70,9 @@ def running(engine: str, name: str) -> bool:
 
 
 def wait_ready(
-    base: str, deadline: float, alive: Callable[[], bool] = lambda: True
+    base: str, deadline: float, alive: Callable[[], bool] = lambda: True, interval: float = 0.5
 ) -> dict[str, Any]:
-    """Poll /ready until it answers 200, the deadline passes or the process is gone."""
+    """Poll /ready every `interval` s until it answers 200, the deadline passes or it exits."""
     last: object = None
     while time.monotonic() < deadline:
         if not alive():
@@ -84,7 +84,7 @@ def wait_ready(
             last = f"HTTP {status}: {payload}"
         except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as error:
             last = error
-        time.sleep(0.5)
+        time.sleep(interval)
     raise SmokeFailed(f"{base}/ready did not answer 200 within {READY_SECONDS:.0f}s: {last}")
 
 

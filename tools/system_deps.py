@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import fnmatch
 import glob
 import os
 import re
@@ -55,6 +56,9 @@ MAKE_TARGET = "make system-deps"
 SUITE = "bookworm"
 STANDIN_TAG = "docker.io/library/python:3.11-slim-bookworm"
 STANDIN_LABEL = "org.mlship.standin"
+# Bumped when the recipe changes, so that `ensure` rebuilds a stand-in made by an older one.
+STANDIN_RECIPE = "slim-2"
+RECIPE_LABEL = f"{STANDIN_LABEL}.recipe"
 # Debian packages on the host for the podman stand-in. Only missing ones trigger apt-get.
 PODMAN_PACKAGES = (
     "podman",
@@ -76,6 +80,45 @@ IMAGE_PACKAGES = (
     "tzdata",
 )
 IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What debian:bookworm-slim, the official image's base, leaves out (debuerreotype's slimify:
+# .slimify-excludes and .slimify-includes), as files now and as dpkg path filters for whatever
+# a build installs later.
+SLIM_EXCLUDES = (
+    "/usr/share/doc/*",
+    "/usr/share/groff/*",
+    "/usr/share/info/*",
+    "/usr/share/linda/*",
+    "/usr/share/lintian/overrides/*",
+    "/usr/share/locale/*",
+    "/usr/share/man/*",
+)
+SLIM_INCLUDES = (
+    "/usr/share/doc/*/copyright",
+    "/usr/share/locale/all_languages",
+    "/usr/share/locale/currency/*",
+    "/usr/share/locale/l10n/*",
+    "/usr/share/locale/languages",
+    "/usr/share/locale/locale.alias",
+)
+# debuerreotype's apt settings in the Debian images: apt keeps no package caches and no
+# translations, and `apt-get update` keeps its lists compressed.
+APT_CLEAN = (
+    '"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb'
+    ' /var/cache/apt/*.bin || true";'
+)
+APT_CONF = {
+    "docker-clean": (
+        f"DPkg::Post-Invoke {{ {APT_CLEAN} }};\nAPT::Update::Post-Invoke {{ {APT_CLEAN} }};\n"
+        'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n'
+    ),
+    "docker-autoremove-suggests": 'Apt::AutoRemove::SuggestsImportant "false";\n',
+    "docker-gzip-indexes": 'Acquire::GzipIndexes "true";\n',
+    "docker-no-languages": 'Acquire::Languages "none";\n',
+}
+# The official image's Python ships no bytecode and no test suites (its Dockerfile deletes
+# `test`, `tests`, `idle_test` and every *.pyc under /usr/local and installs with --no-compile).
+PYTHON_TREES = ("usr/lib/python3*", "usr/local/lib/python3*")
+PYTHON_TEST_DIRS = ("test", "tests", "idle_test")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SYSTEM_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -351,6 +394,15 @@ def image_exists(tag: str = STANDIN_TAG) -> bool:
     return podman("image", "exists", tag, check=False).returncode == 0
 
 
+def image_current(tag: str = STANDIN_TAG) -> bool:
+    """Whether podman's image `tag` exists and was built by this recipe."""
+    if not image_exists(tag):
+        return False
+    fmt = f'{{{{ index .Labels "{RECIPE_LABEL}" }}}}'
+    label = podman("image", "inspect", "--format", fmt, tag, capture=True).stdout.strip()
+    return label == STANDIN_RECIPE
+
+
 def image_id(tag: str = STANDIN_TAG) -> str:
     """The ID of podman's image `tag`, or "" when there is none."""
     if not image_exists(tag):
@@ -396,6 +448,43 @@ def chroot(rootfs: Path, *args: str, capture: bool = False) -> subprocess.Comple
     return run(["chroot", str(rootfs), *args], env=env, capture=capture)
 
 
+def slimify(rootfs: Path) -> None:
+    """Leave out what debian:bookworm-slim leaves out, now and from later package installs."""
+    cfg = [f"path-exclude {p}" for p in SLIM_EXCLUDES] + [
+        f"path-include {p}" for p in SLIM_INCLUDES
+    ]
+    (rootfs / "etc/dpkg/dpkg.cfg.d/docker").write_text("\n".join(cfg) + "\n", encoding="utf-8")
+    for name, text in APT_CONF.items():
+        (rootfs / "etc/apt/apt.conf.d" / name).write_text(text, encoding="utf-8")
+    for pattern in SLIM_EXCLUDES:
+        for top in glob.glob(str(rootfs / pattern.lstrip("/"))):
+            # A symlink (Debian links some packages' doc directories to another's) is one path.
+            single = os.path.islink(top) or not os.path.isdir(top)
+            paths = [Path(top)] if single else []
+            for parent, _, files in [] if single else os.walk(top):
+                paths += [Path(parent, f) for f in files]
+            for path in paths:
+                inside = "/" + str(path.relative_to(rootfs))
+                if not any(fnmatch.fnmatchcase(inside, keep) for keep in SLIM_INCLUDES):
+                    path.unlink()
+            for parent, _, _ in [] if single else sorted(os.walk(top), reverse=True):
+                if os.path.isdir(parent) and not os.listdir(parent):
+                    os.rmdir(parent)
+
+
+def strip_python(rootfs: Path) -> None:
+    """Delete the interpreter's bytecode and test suites, as the official image does."""
+    for tree in PYTHON_TREES:
+        for top in glob.glob(str(rootfs / tree)):
+            for parent, dirs, files in os.walk(top):
+                for name in [d for d in dirs if d in PYTHON_TEST_DIRS or d == "__pycache__"]:
+                    shutil.rmtree(Path(parent, name))
+                    dirs.remove(name)
+                for name in files:
+                    if name.endswith((".pyc", ".pyo")):
+                        Path(parent, name).unlink()
+
+
 def make_rootfs(rootfs: Path) -> str:
     """debootstrap + Python setup in `rootfs`; return the Python version installed."""
     mirror = debian_mirror()
@@ -433,6 +522,7 @@ def make_rootfs(rootfs: Path) -> str:
         "--no-cache-dir",
         "--disable-pip-version-check",
         "--root-user-action=ignore",
+        "--no-compile",
         *wheels,
         capture=True,
     )
@@ -449,7 +539,14 @@ def make_rootfs(rootfs: Path) -> str:
     (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(
         image_sources_text(debian_sources(), rootfs), encoding="utf-8"
     )
-    for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*", "root/.cache"):
+    slimify(rootfs)
+    strip_python(rootfs)
+    for pattern in (
+        "var/cache/apt/archives/*.deb",
+        "var/cache/apt/*.bin",
+        "var/lib/apt/lists/*_*",
+        "root/.cache",
+    ):
         for path in glob.glob(str(rootfs / pattern)):
             if os.path.isdir(path):
                 shutil.rmtree(path)
@@ -471,6 +568,7 @@ def build_standin(tag: str = STANDIN_TAG) -> None:
             "ENV LANG=C.UTF-8",
             f"ENV PYTHON_VERSION={version}",
             f"LABEL {STANDIN_LABEL}=debootstrap-{SUITE}-python{version}",
+            f"LABEL {RECIPE_LABEL}={STANDIN_RECIPE}",
             'CMD ["python3"]',
         ]
         args = ["import", "--quiet", "--message", "mlship offline stand-in for python:3.11-slim"]
@@ -516,8 +614,8 @@ def podman_missing() -> list[str]:
     missing = missing_packages(PODMAN_PACKAGES)
     if not conf_up_to_date():
         missing.append(f"{conf_target()} (from {CONF_TEMPLATE.name})")
-    if not image_exists():
-        missing.append(f"the stand-in image {STANDIN_TAG}")
+    if not image_current():
+        missing.append(f"the stand-in image {STANDIN_TAG} (recipe {STANDIN_RECIPE})")
     return missing
 
 
@@ -548,9 +646,9 @@ def setup_podman(rebuild: bool) -> str:
     with locked():
         installed = apt_install(PODMAN_PACKAGES)
         conf_written = write_conf()
-        built = rebuild or not image_exists()
+        built = rebuild or not image_current()
         if built:
-            old = image_id() if rebuild else ""
+            old = image_id()
             build_standin()
             if old and old != image_id():
                 podman("rmi", old, capture=True, check=False)  # kept while images use it

@@ -42,6 +42,9 @@ MLFLOW_HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "8",
 }
 _UNREACHABLE = ("Max retries exceeded", "Connection refused", "NewConnectionError", "timed out")
+# What only a Databricks registry imports, which the serving image leaves out unless built with
+# SERVING_EXTRAS=databricks (requirements/serve.excludes).
+_DATABRICKS_ONLY = ("google.auth", "google.oauth2", "cryptography")
 
 
 def tracking_uri(mlflow_dir: Path) -> str:
@@ -88,6 +91,14 @@ def mlflow_errors(uri: str) -> Iterator[None]:
             ) from None
         first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
         raise TrackingError(f"MLflow at {uri}: {first[:300]}") from None
+    except ModuleNotFoundError as error:
+        name = error.name or ""
+        if not any(name == top or name.startswith(f"{top}.") for top in _DATABRICKS_ONLY):
+            raise
+        raise TrackingError(
+            f"MLflow at {uri} needs {name}, which the serving image leaves out: build it with "
+            "--build-arg SERVING_EXTRAS=databricks for a Databricks registry"
+        ) from None
     finally:
         retries.setLevel(level)
         store.setLevel(store_level)

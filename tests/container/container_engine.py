@@ -35,6 +35,7 @@ CONTEXT_FILES = (
     "Dockerfile",
     ".dockerignore",
     "requirements/serve.txt",
+    "requirements/serve-databricks.txt",
     "pyproject.toml",
     "README.md",
 )

@@ -23,6 +23,7 @@ from mlship.config import Params
 REPO = Path(__file__).resolve().parents[2]
 TAG = "localhost/mlship-serve:test"
 image_smoke = import_file("mlship_image_smoke", REPO / "tools" / "image_smoke.py")
+bench_image = import_file("mlship_bench_image", REPO / "benchmarks" / "bench_image.py")
 
 pytestmark = pytest.mark.system
 
@@ -99,3 +100,15 @@ def test_image_smoke_script_passes_on_the_built_image(
     assert code == 0, out
     assert "invalid input: 422" in out
     assert f"image-smoke: {image} passed" in out
+
+
+def test_image_benchmark_prints_the_size_breakdown_and_a_start_up(
+    image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = bench_image.main(
+        ["--container", container_engine.engine(), "--image", image, "--runs", "1"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith(f"image {image}: ") and " MB\n" in out
+    assert "scipy" in out and "start-up 1: ready after " in out
