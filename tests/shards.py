@@ -99,6 +99,8 @@ class DurationRecorder:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("shard"):
+        parse_shard(config.getoption("shard"))  # a typo fails before anything is collected
     # Only the main process records: with pytest-xdist, it is handed every worker's reports.
     if config.getoption("record_durations") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(DurationRecorder(), "mlship-durations")

@@ -1,4 +1,4 @@
-"""`make test-fast TEST_SHARD=K/N` (ci.yml's test parts): the parts run each test exactly once."""
+"""`make test-fast TEST_SHARD=K/N` (ci.yml's test parts): whole files, each in one part."""
 
 from __future__ import annotations
 
@@ -13,50 +13,37 @@ import pytest
 import shards
 
 REPO = Path(__file__).resolve().parents[1]
-# Four small files: three parts of whole files, none empty.
-SELECTION = (
-    "tests/config tests/test_errors.py tests/test_settings.py tests/report/test_report_markdown.py"
-)
+SELECTION = ["tests/config/test_config_params.py", "tests/test_errors.py", "tests/test_settings.py"]
 
 
-def make_test_fast(*variables: str) -> subprocess.CompletedProcess[str]:
-    """`make test-fast` in one process, listing the tests it would run instead of running them."""
+def test_make_test_fast_runs_only_the_files_of_the_part_test_shard_names() -> None:
     venv = Path(sys.executable).parent.parent
-    args = f"PYTEST_ARGS=--collect-only -q -p no:cacheprovider {SELECTION}"
-    env = {k: v for k, v in os.environ.items() if k != "TEST_SHARD"}
     command = ["make", "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}"]
-    return subprocess.run(  # nosec B603 B607
-        [*command, "test-fast", "TEST_WORKERS=0", args, *variables],
+    args = f"PYTEST_ARGS=--collect-only -q -p no:cacheprovider {' '.join(SELECTION)}"
+    env = {k: v for k, v in os.environ.items() if k != "TEST_SHARD"}
+    result = subprocess.run(  # nosec B603 B607
+        [*command, "test-fast", "TEST_WORKERS=0", "TEST_SHARD=2/3", args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-
-
-def collected(part: int, parts: int) -> tuple[list[str], int]:
-    """The tests part K of N would run, and how many the selection has in all."""
-    result = make_test_fast(f"TEST_SHARD={part}/{parts}")
     assert result.returncode == 0, result.stdout + result.stderr
-    total = re.search(r"(\d+)/(\d+) tests collected", result.stdout)
-    assert total, result.stdout
-    return [line for line in result.stdout.splitlines() if "::" in line], int(total.group(2))
+    durations = json.loads(shards.DURATIONS.read_text(encoding="utf-8"))
+    files = [
+        name if name.endswith(".py") else f"{name}/test_config_params.py" for name in SELECTION
+    ]
+    (second,) = [name for name, part in shards.assign(files, durations, 3).items() if part == 1]
+    tests = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
+    assert tests == {second}, result.stdout
+    assert re.search(r"\d+/\d+ tests collected \(\d+ deselected\)", result.stdout), result.stdout
 
 
-def test_three_parts_run_every_test_of_the_selection_once_and_none_is_empty() -> None:
-    parts = [collected(part, 3) for part in (1, 2, 3)]
-    tests = [test for part, _ in parts for test in part]
-    assert all(part for part, _ in parts), [len(part) for part, _ in parts]
-    assert len(set(tests)) == len(tests) == parts[0][1], (len(tests), parts[0][1])
-
-
-def test_a_shard_that_is_not_k_of_n_is_refused_naming_the_form_it_takes() -> None:
-    result = make_test_fast("TEST_SHARD=3")
-    assert result.returncode != 0
-    assert "--shard 3: give the part and the number of parts as K/N, with 1 <= K <= N" in (
-        result.stderr
-    )
+@pytest.mark.parametrize("shard", ["3", "0/3", "4/3", "1/3/2", "a/b"])
+def test_a_shard_that_is_not_k_of_n_is_refused_naming_the_form_it_takes(shard: str) -> None:
+    with pytest.raises(pytest.UsageError, match=f"^--shard {shard}: give the part and the number"):
+        shards.parse_shard(shard)
 
 
 def test_whole_files_go_longest_first_to_the_least_loaded_part() -> None:
