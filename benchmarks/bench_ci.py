@@ -94,7 +94,7 @@ class Job:
 
     @property
     def slug(self) -> str:
-        """Its name as a file name: `test (1)` is `test-1` (make breaks on spaces in paths)."""
+        """Its name as a file name: `test (1/3)` is `test-1-3` (make breaks on spaces in paths)."""
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name).strip("-")
 
 

@@ -16,7 +16,7 @@ from mlship.config import Params, parse_params
 from mlship.gate import baseline
 
 REPO = Path(__file__).resolve().parents[1]
-# `--shard K/N` and `--store-durations`: parts of the fast tier for ci.yml's test jobs.
+# `--shard K/N` and `--record-durations` (tests/shards.py): the fast tier in parts for ci.yml.
 pytest_plugins = ["shards"]
 
 

@@ -54,9 +54,14 @@ def assign(files: list[str], durations: dict[str, float], parts: int) -> dict[st
     return assignment
 
 
-def file_of(item: pytest.Item) -> str:
-    """The test's file, as pytest names it (relative to the rootdir)."""
-    return item.nodeid.split("::", 1)[0]
+def file_of(nodeid: str) -> str:
+    """A test's file, as pytest names it (relative to the rootdir)."""
+    return nodeid.split("::", 1)[0]
+
+
+def recorded() -> dict[str, float]:
+    """The recorded seconds of each test file; none before the first record."""
+    return json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` has deselected the other tier
@@ -65,12 +70,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not shard:
         return
     part, parts = parse_shard(shard)
-    durations = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
-    assignment = assign(list(dict.fromkeys(map(file_of, items))), durations, parts)
+    files = list(dict.fromkeys(file_of(item.nodeid) for item in items))
+    assignment = assign(files, recorded(), parts)
     kept: list[pytest.Item] = []
     left: list[pytest.Item] = []
     for item in items:
-        (kept if assignment[file_of(item)] == part - 1 else left).append(item)
+        (kept if assignment[file_of(item.nodeid)] == part - 1 else left).append(item)
     config.hook.pytest_deselected(items=left)
     items[:] = kept
 
@@ -83,12 +88,11 @@ class DurationRecorder:
         self.seconds: dict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.seconds[report.nodeid.split("::", 1)[0]] += report.duration
+        self.seconds[file_of(report.nodeid)] += report.duration
 
     def pytest_sessionfinish(self) -> None:
-        old = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
         root = DURATIONS.parent.parent
-        kept = {name: seconds for name, seconds in old.items() if (root / name).is_file()}
+        kept = {name: seconds for name, seconds in recorded().items() if (root / name).is_file()}
         record = {**kept, **{name: round(s, 2) for name, s in self.seconds.items()}}
         text = json.dumps(dict(sorted(record.items())), indent=1)
         # Written whole or not at all: a temporary file beside it, then renamed over it.

@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess  # nosec B404
-import sys
 from pathlib import Path
 
 import pytest
 import shards
+import tiers
 
-REPO = Path(__file__).resolve().parents[1]
 SELECTION = ["tests/config/test_config_params.py", "tests/test_errors.py", "tests/test_settings.py"]
 
 
 def test_make_test_fast_runs_only_the_files_of_the_part_test_shard_names() -> None:
-    venv = Path(sys.executable).parent.parent
-    command = ["make", "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}"]
     args = f"PYTEST_ARGS=--collect-only -q -p no:cacheprovider {' '.join(SELECTION)}"
-    env = {k: v for k, v in os.environ.items() if k != "TEST_SHARD"}
-    result = subprocess.run(  # nosec B603 B607
-        [*command, "test-fast", "TEST_WORKERS=0", "TEST_SHARD=2/3", args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = tiers.make_tier("test-fast", "TEST_WORKERS=0", "TEST_SHARD=2/3", args)
     assert result.returncode == 0, result.stdout + result.stderr
-    durations = json.loads(shards.DURATIONS.read_text(encoding="utf-8"))
-    files = [
-        name if name.endswith(".py") else f"{name}/test_config_params.py" for name in SELECTION
-    ]
-    (second,) = [name for name, part in shards.assign(files, durations, 3).items() if part == 1]
+    parts = shards.assign(SELECTION, shards.recorded(), 3)
+    (second,) = [name for name, part in parts.items() if part == 1]
     tests = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
     assert tests == {second}, result.stdout
     assert re.search(r"\d+/\d+ tests collected \(\d+ deselected\)", result.stdout), result.stdout

@@ -13,6 +13,11 @@ is not marked `system` fails in either tier, naming the marker.
 
 from __future__ import annotations
 
+import os
+import subprocess  # nosec B404
+import sys
+from pathlib import Path
+
 FAST = "fast"
 SYSTEM = "system"
 TIERS = (FAST, SYSTEM)
@@ -28,3 +33,21 @@ def require_system(what: str) -> None:
             f"{what} belongs to the system tier: mark the test `@pytest.mark.system` "
             "(it then runs in `make test-system`, not `make test-fast`)"
         )
+
+
+def make_tier(target: str, *variables: str) -> subprocess.CompletedProcess[str]:
+    """`make <target>` (a tier's target) in this run's virtualenv, from the repository root.
+
+    Without this run's TEST_SHARD: a CI job's part of the fast tier must not cut the nested
+    run's selection, which is what `variables` (e.g. PYTEST_ARGS=...) say and nothing else.
+    """
+    venv = Path(sys.executable).parent.parent
+    command = ["make", "--no-print-directory", "-o", f"{venv}/.installed", f"VENV={venv}"]
+    return subprocess.run(  # nosec B603 B607
+        [*command, target, *variables],
+        cwd=Path(__file__).resolve().parents[1],
+        env={k: v for k, v in os.environ.items() if k != "TEST_SHARD"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
