@@ -57,7 +57,7 @@ SUITE = "bookworm"
 STANDIN_TAG = "docker.io/library/python:3.11-slim-bookworm"
 STANDIN_LABEL = "org.mlship.standin"
 # Bumped when the recipe changes, so that `ensure` rebuilds a stand-in made by an older one.
-STANDIN_RECIPE = "slim-2"
+STANDIN_RECIPE = "slim-3"
 RECIPE_LABEL = f"{STANDIN_LABEL}.recipe"
 # Debian packages on the host for the podman stand-in. Only missing ones trigger apt-get.
 PODMAN_PACKAGES = (
@@ -115,10 +115,12 @@ APT_CONF = {
     "docker-gzip-indexes": 'Acquire::GzipIndexes "true";\n',
     "docker-no-languages": 'Acquire::Languages "none";\n',
 }
-# The official image's Python ships no bytecode and no test suites (its Dockerfile deletes
-# `test`, `tests`, `idle_test` and every *.pyc under /usr/local and installs with --no-compile).
+# The official image's Python ships no bytecode and no test suites of the standard library (its
+# Dockerfile deletes `test`, `tests`, `idle_test` and every *.pyc under /usr/local, then installs
+# setuptools with --no-compile: setuptools keeps the tests its wheel ships).
 PYTHON_TREES = ("usr/lib/python3*", "usr/local/lib/python3*")
 PYTHON_TEST_DIRS = ("test", "tests", "idle_test")
+PACKAGE_DIRS = ("site-packages", "dist-packages")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SYSTEM_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -473,11 +475,14 @@ def slimify(rootfs: Path) -> None:
 
 
 def strip_python(rootfs: Path) -> None:
-    """Delete the interpreter's bytecode and test suites, as the official image does."""
+    """Delete the interpreter's bytecode and its standard library's test suites, as the
+    official image does (installed packages keep theirs)."""
     for tree in PYTHON_TREES:
         for top in glob.glob(str(rootfs / tree)):
             for parent, dirs, files in os.walk(top):
-                for name in [d for d in dirs if d in PYTHON_TEST_DIRS or d == "__pycache__"]:
+                in_package = any(part in PACKAGE_DIRS for part in Path(parent).parts)
+                tests = () if in_package else PYTHON_TEST_DIRS
+                for name in [d for d in dirs if d in tests or d == "__pycache__"]:
                     shutil.rmtree(Path(parent, name))
                     dirs.remove(name)
                 for name in files:
